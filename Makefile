@@ -1,0 +1,16 @@
+.PHONY: run test lint bench bench-quick clean
+
+run:
+	bash scripts/run.sh
+
+test:
+	bash scripts/test.sh
+
+lint:
+	.venv/bin/python -m ruff check .
+
+bench:
+	CHAINGRAD_EXTRAS="test" bash -c 'source scripts/env.sh && python -m benchmarks'
+
+clean:
+	rm -rf .venv .pytest_cache .hypothesis .ruff_cache runs

@@ -1,0 +1,395 @@
+"""``Function`` and its graph node: the one mechanism every op is built with.
+
+An op is a subclass of :class:`Function` with a ``forward`` on numpy arrays and a
+``backward`` written with Tensor ops. ``Function.apply`` runs the forward and, when a
+graph is being recorded, creates the :class:`Node` (the ``ctx`` both methods see) that
+links the output to its inputs. Because backward is made of recorded ops, gradients of
+gradients come for free with ``create_graph=True``; under a plain ``backward()`` recording
+is off and the same code runs as plain numpy through thin wrappers.
+
+Broadcasting is undone here, once for every op: a gradient whose shape differs from its
+input's is summed back to that shape, and cast to the input's dtype.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import traceback
+from typing import Any
+
+import numpy as np
+
+from . import engine
+from .engine import RemovableHandle, grad_mode
+from .tensor import Tensor, _make
+
+_new = object.__new__
+_ndarray = np.ndarray
+_PKG_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+class _Output:
+    """Marks a saved array that is the node's own output (rebuilt on access, no cycle)."""
+
+    __slots__ = ("index", "array")
+
+    def __init__(self, index: int, array: np.ndarray) -> None:
+        self.index = index
+        self.array = array
+
+
+class _NoCtx:
+    """The ctx a forward sees when no graph is recorded: saving is a no-op."""
+
+    needs_input_grad: tuple = ()
+
+    def save_for_backward(self, *arrays: Any) -> None:
+        pass
+
+
+class Node:
+    """A recorded op application: the ``ctx`` of a Function and a vertex of the graph.
+
+    Holds its inputs (Tensors, or the raw constants it was given) so the graph can be
+    walked and drawn, what ``forward`` saved, and hooks on its outputs. It never holds its
+    own outputs, so there are no reference cycles between tensors and nodes.
+    """
+
+    __slots__ = (
+        "fn",
+        "inputs",
+        "needs_input_grad",
+        "_next",
+        "_nout",
+        "_saved",
+        "_versions",
+        "_freed",
+        "_hooks",
+        "_out_meta",
+        "_trace",
+        "_scope",
+        "__dict__",
+        "__weakref__",
+    )
+
+    def save_for_backward(self, *arrays: Any) -> None:
+        """Keep arrays (inputs, outputs or intermediates) for ``backward``."""
+        self._saved = arrays
+
+    @property
+    def saved_tensors(self) -> tuple[Any, ...]:
+        """What forward saved, as Tensors connected to the graph where they came from."""
+        if self._freed:
+            raise RuntimeError(_freed_message(self))
+        saved = self._saved
+        if saved is None:
+            return ()
+        if self._versions is not None:
+            for t, ver in self._versions:
+                if t._version != ver:
+                    raise RuntimeError(
+                        f"{self.name}: a tensor of shape {t.shape} saved for backward was "
+                        f"modified in place after the forward (version {ver} -> "
+                        f"{t._version}); its gradient would be wrong. Assign a new array "
+                        "(t.data = t.data - x) or recompute the forward."
+                    )
+        out = []
+        for s in saved:
+            if type(s) is _Output:
+                t = _make(s.array, self, True)
+                if self._nout != 1:
+                    t._oidx = s.index
+                out.append(t)
+            else:
+                out.append(s)
+        return tuple(out)
+
+    @property
+    def name(self) -> str:
+        """The op's name, e.g. ``Mul``."""
+        return self.fn.__name__
+
+    @property
+    def next_functions(self) -> tuple:
+        """The producers of this node's inputs: nodes, leaf tensors, or None."""
+        return tuple(None if k is None else engine._vertex(k) for k in self._next)
+
+    @property
+    def output_meta(self) -> tuple[tuple[tuple[int, ...], np.dtype], ...]:
+        """(shape, dtype) of each output."""
+        return self._out_meta
+
+    def register_hook(self, fn: Any, index: int = 0) -> RemovableHandle:
+        """Run ``fn(grad)`` on the gradient of output ``index`` before it flows on."""
+        if self._hooks is None:
+            self._hooks = {}
+        hooks = self._hooks.setdefault(index, [])
+        hooks.append(fn)
+        return RemovableHandle(hooks, fn)
+
+    def __repr__(self) -> str:
+        return f"<{self.name}Backward>"
+
+    # -- vertex protocol -------------------------------------------------------------
+    def _receive(self, grad: Any, accumulate: bool) -> Any:
+        hooks = self._hooks
+        if hooks:
+            if self._nout == 1:
+                grad = _run_hooks(hooks.get(0, ()), grad)
+            else:
+                grad = list(grad)
+                for i, hs in hooks.items():
+                    if grad[i] is not None:
+                        grad[i] = _run_hooks(hs, grad[i])
+        return grad
+
+    def _backprop(self, grad: Any, retain_graph: bool) -> tuple:
+        if self._freed:
+            raise RuntimeError(_freed_message(self))
+        fn = self.fn
+        if self._nout == 1:
+            grads = fn.backward(self, grad)
+        else:
+            filled = [
+                g if g is not None else Tensor(np.zeros(shape, dtype))
+                for g, (shape, dtype) in zip(grad, self._out_meta)
+            ]
+            grads = fn.backward(self, *filled)
+        if type(grads) is not tuple:
+            grads = (grads,) if not isinstance(grads, list) else tuple(grads)
+        inputs = self.inputs
+        if len(grads) != len(inputs):
+            raise RuntimeError(
+                f"{self.name}.backward returned {len(grads)} gradients for "
+                f"{len(inputs)} inputs; return one per input (None where there is none)"
+            )
+        out = []
+        for g, x, need in zip(grads, inputs, self.needs_input_grad):
+            if not need or g is None:
+                out.append(None)
+                continue
+            if not isinstance(g, Tensor):
+                g = Tensor(np.asarray(g, dtype=x._data.dtype))
+            xd = x._data
+            if g._data.shape != xd.shape:
+                g = _reduce_to(g, xd.shape, self.name)
+            if g._data.dtype != xd.dtype:
+                g = g.astype(xd.dtype)
+            out.append(g)
+        if grad_mode.anomaly:
+            _check_grads(self, out)
+        if not retain_graph:
+            self._saved = None
+            self._versions = None
+            self._freed = True
+        return out
+
+
+def _run_hooks(hooks: Any, grad: Any) -> Any:
+    for h in list(hooks):
+        r = h(grad)
+        if r is not None:
+            grad = r
+    return grad
+
+
+def _freed_message(node: Node) -> str:
+    return (
+        f"Trying to backward through the graph a second time: the saved buffers of "
+        f"{node.name} were freed by the first backward() (or autograd.grad()). Pass "
+        "retain_graph=True to the first call if you need to backward through the graph "
+        "again."
+    )
+
+
+def _reduce_to(g: Tensor, shape: tuple[int, ...], op: str) -> Tensor:
+    """Sum a broadcast gradient back to ``shape`` (the single place broadcasting is undone)."""
+    gshape = g._data.shape
+    lead = len(gshape) - len(shape)
+    ok = lead >= 0 and all(
+        s == gs or s == 1 for s, gs in zip(shape, gshape[lead:])
+    )
+    if not ok:
+        if math.prod(gshape) == math.prod(shape):
+            return g.reshape(shape)
+        raise RuntimeError(
+            f"{op}.backward returned a gradient of shape {gshape} for an input of shape "
+            f"{shape}; the gradient must have the input's shape or broadcast to it"
+        )
+    return g.sum_to(shape)
+
+
+def _user_frame() -> str:
+    """The first stack frame outside this package: where the user created the op."""
+    for frame in reversed(traceback.extract_stack()[:-2]):
+        if not os.path.abspath(frame.filename).startswith(_PKG_DIR):
+            return f'File "{frame.filename}", line {frame.lineno}, in {frame.name}\n    {frame.line}'
+    return "(created inside autograd)"
+
+
+def _nonfinite(arr: Any) -> bool:
+    return isinstance(arr, np.ndarray) and arr.dtype.kind in "fc" and not np.isfinite(arr).all()
+
+
+def _check_output(cls: type, node: Node | None, outs: tuple) -> None:
+    for o in outs:
+        if _nonfinite(o):
+            where = node._trace if node is not None else _user_frame()
+            raise FloatingPointError(
+                f"anomaly: {cls.__name__} produced NaN/inf in its forward output "
+                f"(shape {o.shape}).\nThe op was created at:\n  {where}"
+            )
+
+
+def _check_grads(node: Node, grads: list) -> None:
+    for i, g in enumerate(grads):
+        if g is not None and _nonfinite(g._data):
+            raise FloatingPointError(
+                f"anomaly: {node.name}.backward produced NaN/inf in the gradient of input "
+                f"{i} (shape {g.shape}).\nThe op was created at:\n  {node._trace}"
+            )
+
+
+class Function:
+    """Base class of every op. Subclass with static ``forward`` and ``backward``.
+
+    ``forward(ctx, *arrays, **params)`` gets numpy arrays (and any non-Tensor arguments as
+    given) and returns an array or a tuple of arrays; ``backward(ctx, *grads)`` gets one
+    Tensor gradient per output and returns one gradient per input (``None`` where there is
+    none), written with Tensor ops so it is itself differentiable.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx: Any, *grads: Any) -> Any:
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *args: Any, **kwargs: Any) -> Any:
+        """Run the op on Tensors (or raw values), recording it when grad is enabled."""
+        datas = []
+        need = False
+        for a in args:
+            if isinstance(a, Tensor):
+                datas.append(a._data)
+                if a._rg:
+                    need = True
+            elif isinstance(a, np.generic):  # numpy scalars act like Python numbers
+                datas.append(a.item())
+            else:
+                datas.append(a)
+        if not (need and grad_mode.enabled):
+            try:
+                out = cls.forward(_NoCtx(), *datas, **kwargs)
+            except ValueError as exc:
+                raise _shape_error(cls, args, exc) from None
+            if type(out) is tuple:
+                outs = tuple(_make(o if type(o) is _ndarray else np.asarray(o), None, False)
+                             for o in out)
+                if grad_mode.anomaly:
+                    _check_output(cls, None, tuple(t._data for t in outs))
+                return outs
+            if type(out) is not _ndarray:
+                out = np.asarray(out)
+            if grad_mode.anomaly:
+                _check_output(cls, None, (out,))
+            return _make(out, None, False)
+
+        node = _new(Node)
+        node.fn = cls
+        node.inputs = args
+        nxt = []
+        needs = []
+        for a in args:
+            if isinstance(a, Tensor) and a._rg:
+                needs.append(True)
+                gf = a.grad_fn
+                if gf is None:
+                    nxt.append(a)
+                elif a._oidx is None:
+                    nxt.append(gf)
+                else:
+                    nxt.append((gf, a._oidx))
+            else:
+                needs.append(False)
+                nxt.append(None)
+        node.needs_input_grad = tuple(needs)
+        node._next = tuple(nxt)
+        node._saved = None
+        node._versions = None
+        node._freed = False
+        node._hooks = None
+        node._trace = _user_frame() if grad_mode.anomaly else None
+        node._scope = grad_mode.scope
+        try:
+            out = cls.forward(node, *datas, **kwargs)
+        except ValueError as exc:
+            raise _shape_error(cls, args, exc) from None
+
+        saved = node._saved
+        if type(out) is tuple:
+            raw = out
+            arrays = tuple(o if type(o) is _ndarray else np.asarray(o) for o in raw)
+            node._nout = len(arrays)
+            node._out_meta = tuple((a.shape, a.dtype) for a in arrays)
+            result = []
+            for i, a in enumerate(arrays):
+                t = _make(a, node, True)
+                t._oidx = i
+                result.append(t)
+            result = tuple(result)
+        else:
+            raw = (out,)
+            arrays = (out if type(out) is _ndarray else np.asarray(out),)
+            node._nout = 1
+            node._out_meta = ((arrays[0].shape, arrays[0].dtype),)
+            result = _make(arrays[0], node, True)
+        if saved is not None:
+            node._saved = _resolve_saved(node, saved, args, datas, raw, arrays)
+        if grad_mode.anomaly:
+            _check_output(cls, node, arrays)
+        return result
+
+
+def _resolve_saved(
+    node: Node, saved: tuple, args: tuple, datas: list, raw: tuple, arrays: tuple
+) -> tuple:
+    """Turn saved arrays into inputs (by identity), output markers, or constants."""
+    res = []
+    versions = []
+    for s in saved:
+        if s is None or isinstance(s, (Tensor, int, float)):
+            res.append(s)
+            continue
+        for a, d in zip(args, datas):
+            if s is d and isinstance(a, Tensor):
+                res.append(a)
+                versions.append((a, a._version))
+                break
+        else:
+            for i, (r, arr) in enumerate(zip(raw, arrays)):
+                if s is r or s is arr:
+                    res.append(_Output(i, arr))
+                    break
+            else:
+                res.append(_make(s if type(s) is _ndarray else np.asarray(s), None, False))
+    if versions:
+        node._versions = tuple(versions)
+    return tuple(res)
+
+
+def _shape_error(cls: type, args: tuple, exc: ValueError) -> ValueError:
+    msg = str(exc)
+    shapes = [
+        tuple(np.shape(a._data if isinstance(a, Tensor) else a))
+        for a in args
+        if isinstance(a, (Tensor, np.ndarray, list, tuple, int, float))
+    ]
+    if "broadcast" in msg:
+        shown = " and ".join(str(s) for s in shapes)
+        return ValueError(f"{cls.__name__}: cannot broadcast shapes {shown} together")
+    return ValueError(f"{cls.__name__}: {msg}")
