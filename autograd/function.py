@@ -224,7 +224,8 @@ def _user_frame() -> str:
     """The first stack frame outside this package: where the user created the op."""
     for frame in reversed(traceback.extract_stack()[:-2]):
         if not os.path.abspath(frame.filename).startswith(_PKG_DIR):
-            return f'File "{frame.filename}", line {frame.lineno}, in {frame.name}\n    {frame.line}'
+            return (f'File "{frame.filename}", line {frame.lineno}, in {frame.name}\n'
+                    f"    {frame.line}")
     return "(created inside autograd)"
 
 

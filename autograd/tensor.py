@@ -170,7 +170,8 @@ class Tensor:
     def item(self) -> Any:
         """The value of a one-element tensor as a Python number."""
         if self._data.size != 1:
-            raise ValueError(f"item(): tensor of shape {self.shape} has {self.size} elements, not 1")
+            raise ValueError(
+                f"item(): tensor of shape {self.shape} has {self.size} elements, not 1")
         return self._data.item()
 
     def tolist(self) -> Any:

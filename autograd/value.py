@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any, Union
 
 from . import engine
 from .engine import RemovableHandle
 
-Number = Union[int, float]
+Number = int | float
 
 
 def _bw_add(v: Value, g: float) -> tuple:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import math
 from typing import Any
 
@@ -21,7 +22,7 @@ def normalize_axis(axis: Any, ndim: int) -> tuple[int, ...]:
     out = []
     for a in axes:
         a = int(a)
-        if not -ndim <= a < max(ndim, 1):
+        if not -ndim <= a < builtins.max(ndim, 1):
             raise ValueError(f"axis {a} is out of range for a tensor with {ndim} dimensions")
         out.append(a % ndim if ndim else 0)
     if len(set(out)) != len(out):
@@ -82,7 +83,8 @@ class LogSumExp(Function):
         m = np.max(x, axis=axis, keepdims=True)
         m = np.where(np.isfinite(m), m, 0)
         s = np.sum(np.exp(x - m), axis=axis, keepdims=True)
-        out_kd = np.log(s) + m
+        with np.errstate(divide="ignore"):  # an all -inf slice gives -inf, as it should
+            out_kd = np.log(s) + m
         ctx.kd_shape = out_kd.shape
         out = out_kd if keepdims else _drop(out_kd, x.ndim, axis)
         ctx.save_for_backward(x, out)
