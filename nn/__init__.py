@@ -1,6 +1,29 @@
 """chaingrad's neural-network layer: modules, layers, losses, optimizers, init."""
 # ruff: noqa: F401  (this file is the list of public names)
 
-from . import functional, init
-from .layers import Linear
+from . import functional, init, optim
+from .layers import (
+    MLP,
+    Dropout,
+    Flatten,
+    Identity,
+    LeakyReLU,
+    Linear,
+    LogSoftmax,
+    Maxout,
+    Perceptron,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Tanh,
+)
+from .losses import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    KLDivLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+)
 from .module import Module, ModuleDict, ModuleList, Parameter, Sequential
