@@ -31,17 +31,17 @@ def _as_tensor(x: Any) -> Tensor:
 def _check_sequence(x: Any, input_size: int, batch_first: bool, op: str) -> tuple[Tensor, bool]:
     """The input as (batch, time, features), and whether it came without a batch axis."""
     x = _as_tensor(x)
-    order = "(batch, time, features)" if batch_first else "(time, batch, features)"
+    order = "(batch, time, {})" if batch_first else "(time, batch, {})"
     if x.ndim not in (2, 3):
-        raise ValueError(f"{op}: expected input of shape {order} (or (time, features) "
-                         f"unbatched), got shape {x.shape}")
+        raise ValueError(f"{op}: expected input of shape {order.format('features')} (or "
+                         f"(time, features) unbatched), got shape {x.shape}")
     if x.shape[-1] != input_size:
-        raise ValueError(f"{op}: expected input with {input_size} features in the last axis "
-                         f"{order[:-11]}{input_size}), got shape {x.shape}")
+        raise ValueError(f"{op}: expected input of shape {order.format(input_size)} with "
+                         f"{input_size} features, got shape {x.shape}")
     if x.dtype.kind != "f":
         raise TypeError(f"{op}: input must be a floating tensor, got dtype {x.dtype}")
-    if x.shape[-2 if x.ndim == 3 and batch_first else 0] == 0:
-        raise ValueError(f"{op}: the input sequence is empty (shape {x.shape})")
+    if x.size == 0:
+        raise ValueError(f"{op}: the input is empty (shape {x.shape})")
     if x.ndim == 2:
         return x.unsqueeze(0), True
     if not batch_first:
@@ -88,16 +88,16 @@ def rnn(x: Any, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None = N
     hidden = weight_hh.shape[1]
     x, unbatched = _check_sequence(x, weight_ih.shape[1], batch_first, "RNN")
     batch, steps = x.shape[0], x.shape[1]
-    h = None if hx is None else _check_state(hx, batch, hidden, unbatched, "h0", "RNN")
+    if hx is None:  # zeros, as in PyTorch: weight_hh then gets a (zero) gradient too
+        h = Tensor(np.zeros((batch, hidden), weight_hh.dtype))
+    else:
+        h = _check_state(hx, batch, hidden, unbatched, "h0", "RNN")
     bias = _sum_biases(bias_ih, bias_hh)
     xw = linear(x, weight_ih, bias)  # every step's input projection in one matmul
     w_hh_t = weight_hh.T
     outs = []
     for t in range(steps):
-        pre = xw[:, t]
-        if h is not None:
-            pre = pre + h @ w_hh_t
-        h = act(pre)
+        h = act(xw[:, t] + h @ w_hh_t)
         outs.append(h)
     out, (h_n,) = _finish(outs, [h], unbatched, batch_first)
     return out, h_n
@@ -114,8 +114,9 @@ def lstm(x: Any, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None = 
     hidden = weight_hh.shape[1]
     x, unbatched = _check_sequence(x, weight_ih.shape[1], batch_first, "LSTM")
     batch, steps = x.shape[0], x.shape[1]
-    h = c = None
-    if hx is not None:
+    if hx is None:
+        h = c = Tensor(np.zeros((batch, hidden), weight_hh.dtype))
+    else:
         if not isinstance(hx, (tuple, list)) or len(hx) != 2:
             raise TypeError("LSTM: the initial state must be a pair (h_0, c_0)")
         h = _check_state(hx[0], batch, hidden, unbatched, "h_0", "LSTM")
@@ -126,13 +127,11 @@ def lstm(x: Any, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None = 
     H = hidden
     outs = []
     for t in range(steps):
-        gates = xw[:, t]
-        if h is not None:
-            gates = gates + h @ w_hh_t
+        gates = xw[:, t] + h @ w_hh_t
         s = autograd.sigmoid(gates)  # i, f, o read from here; g from its own tanh
         i, f, o = s[:, :H], s[:, H:2 * H], s[:, 3 * H:]
         g = autograd.tanh(gates[:, 2 * H:3 * H])
-        c = i * g if c is None else f * c + i * g
+        c = f * c + i * g
         h = o * autograd.tanh(c)
         outs.append(h)
     out, (h_n, c_n) = _finish(outs, [h, c], unbatched, batch_first)
