@@ -17,6 +17,9 @@ from .layers import (
     Softmax,
     Tanh,
 )
+from .layers.conv import AvgPool2d, Conv2d, MaxPool2d
+from .layers.embedding import Embedding
+from .layers.recurrent import LSTM, RNN, LSTMCell, RNNCell
 from .losses import (
     BCELoss,
     BCEWithLogitsLoss,

@@ -38,7 +38,9 @@ class Affine(Function):
                 gw = g.T @ x
             else:
                 gw = g.reshape(-1, g.shape[-1]).T @ x.reshape(-1, x.shape[-1])
-        return gx, gw, (g if len(need) > 2 and need[2] else None)
+        if len(need) == 2:
+            return gx, gw
+        return gx, gw, (g if need[2] else None)
 
 
 def linear(x: Any, weight: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -362,3 +364,7 @@ def l1_penalty(parameters: Iterable[Tensor], strength: float = 1.0) -> Tensor:
     if total is None:
         raise ValueError("l1_penalty: no parameters given")
     return total * strength
+
+
+from .layers.conv import avg_pool2d, conv2d, max_pool2d  # noqa: E402, F401  (re-export)
+from .layers.embedding import embedding  # noqa: E402, F401  (re-export)
