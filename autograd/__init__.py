@@ -1,8 +1,10 @@
 """chaingrad's autograd: numpy Tensors and scalar Values that record their graph."""
 
-from . import ops  # noqa: F401  (binds the operators of Tensor)
+from . import functional, ops  # noqa: F401  (ops binds the operators of Tensor)
+from .anomaly import detect_anomaly
 from .engine import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .function import Function
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .ops.elementwise import (
     abs,
     clip,
@@ -48,4 +50,5 @@ __all__ = [
     "abs", "sin", "cos", "tanh", "sigmoid", "relu", "leaky_relu", "softplus", "clip",
     "maximum", "minimum", "where", "concatenate", "stack", "pad", "matmul", "softmax",
     "log_softmax", "logsumexp",
+    "gradcheck", "gradgradcheck", "GradcheckError", "detect_anomaly",
 ]
