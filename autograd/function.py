@@ -27,6 +27,7 @@ from .tensor import Tensor, _make
 _new = object.__new__
 _ndarray = np.ndarray
 _PKG_DIR = os.path.dirname(os.path.abspath(__file__))
+_NN_DIR = os.path.join(os.path.dirname(_PKG_DIR), "nn") + os.sep
 
 
 class _Output:
@@ -148,14 +149,20 @@ class Node:
         if self._freed:
             raise RuntimeError(_freed_message(self))
         fn = self.fn
-        if self._nout == 1:
-            grads = fn.backward(self, grad)
-        else:
-            filled = [
-                g if g is not None else Tensor(np.zeros(shape, dtype))
-                for g, (shape, dtype) in zip(grad, self._out_meta)
-            ]
-            grads = fn.backward(self, *filled)
+        anomaly = grad_mode.anomaly
+        if anomaly:  # a backward may mask its own inf/nan (log, sqrt at 0): check its result
+            grad_mode.anomaly = False
+        try:
+            if self._nout == 1:
+                grads = fn.backward(self, grad)
+            else:
+                filled = [
+                    g if g is not None else Tensor(np.zeros(shape, dtype))
+                    for g, (shape, dtype) in zip(grad, self._out_meta)
+                ]
+                grads = fn.backward(self, *filled)
+        finally:
+            grad_mode.anomaly = anomaly
         if type(grads) is not tuple:
             grads = (grads,) if not isinstance(grads, list) else tuple(grads)
         inputs = self.inputs
@@ -177,7 +184,7 @@ class Node:
             if g._data.dtype != xd.dtype:
                 g = g.astype(xd.dtype)
             out.append(g)
-        if grad_mode.anomaly:
+        if anomaly:
             _check_grads(self, out)
         if not retain_graph:
             self._saved = None
@@ -221,11 +228,23 @@ def _reduce_to(g: Tensor, shape: tuple[int, ...], op: str) -> Tensor:
 
 
 def _user_frame() -> str:
-    """The first stack frame outside this package: where the user created the op."""
+    """The innermost stack frame outside autograd and nn: where the user created the op
+    (with the nn line in between, when a layer or loss made the call)."""
+    via = None
     for frame in reversed(traceback.extract_stack()[:-2]):
-        if not os.path.abspath(frame.filename).startswith(_PKG_DIR):
-            return (f'File "{frame.filename}", line {frame.lineno}, in {frame.name}\n'
-                    f"    {frame.line}")
+        path = os.path.abspath(frame.filename)
+        if path.startswith(_PKG_DIR + os.sep):
+            continue
+        if path.startswith(_NN_DIR):
+            via = via or frame
+            continue
+        where = f'File "{frame.filename}", line {frame.lineno}, in {frame.name}\n    {frame.line}'
+        if via is not None:
+            where += (f'\n  via File "{via.filename}", line {via.lineno}, in {via.name}\n'
+                      f"    {via.line}")
+        return where
+    if via is not None:
+        return f'File "{via.filename}", line {via.lineno}, in {via.name}\n    {via.line}'
     return "(created inside autograd)"
 
 
@@ -248,7 +267,8 @@ def _check_grads(node: Node, grads: list) -> None:
         if g is not None and _nonfinite(g._data):
             raise FloatingPointError(
                 f"anomaly: {node.name}.backward produced NaN/inf in the gradient of input "
-                f"{i} (shape {g.shape}).\nThe op was created at:\n  {node._trace}"
+                f"{i} (shape {g.shape}).\nThe op was created at:\n  "
+                f"{node._trace or '(not recorded: the op was created outside anomaly mode)'}"
             )
 
 
