@@ -10,7 +10,10 @@ lint:
 	.venv/bin/python -m ruff check .
 
 bench:
-	CHAINGRAD_EXTRAS="test" bash -c 'source scripts/env.sh && python -m benchmarks'
+	CHAINGRAD_EXTRAS="bench" bash -c 'source scripts/env.sh && python -m benchmarks'
+
+bench-quick:
+	CHAINGRAD_EXTRAS="bench" bash -c 'source scripts/env.sh && python -m benchmarks --quick'
 
 clean:
 	rm -rf .venv .pytest_cache .hypothesis .ruff_cache runs
