@@ -330,7 +330,7 @@ def kl_div(input: Tensor, target: Any, reduction: str = "mean",
            log_target: bool = False) -> Tensor:
     """KL(target || q) pointwise with ``input`` = log q (PyTorch's convention):
     target * (log target - input), with 0 log 0 = 0; with ``log_target`` the target is
-    given as log-probabilities: exp(target) * (target - input).
+    given as log-probabilities: exp(target) * (target - input) (0 where target = -inf).
     ``reduction="batchmean"`` divides the sum by the batch size (the true KL divergence);
     ``"mean"`` divides by the number of elements, as PyTorch does."""
     allowed = (*_REDUCTIONS, "batchmean")
@@ -338,7 +338,12 @@ def kl_div(input: Tensor, target: Any, reduction: str = "mean",
     input = _as_input(input, "kl_div")
     t = _as_target(target, input, "kl_div")
     if log_target:
-        loss = t.exp() * (t - input)
+        finite = t.data > -np.inf
+        if finite.all():
+            loss = t.exp() * (t - input)
+        else:  # zero-probability targets (log = -inf) contribute 0, not nan
+            safe = autograd.where(finite, t, 0.0)
+            loss = autograd.where(finite, safe.exp() * (safe - input), 0.0)
     elif not t.requires_grad:
         td = t.data
         with np.errstate(divide="ignore", invalid="ignore"):

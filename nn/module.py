@@ -65,7 +65,9 @@ class Module:
     Parameters and sub-modules are discovered through attributes, lists and dicts, in the
     order they were assigned. ``module(x)`` runs ``forward(x)`` inside the graph scope
     ``"<attribute name>: <ClassName>"`` (the class name for a root module), so every op it
-    records carries ``node._scope``.
+    records carries ``node._scope``. The name is the first attribute the module was
+    assigned to; a traversal (``parameters()``, ``children()``...) renames each child after
+    where its parent first holds it, which also names modules appended to a list later.
     """
 
     training: bool = True
@@ -77,10 +79,11 @@ class Module:
     # -- registration ----------------------------------------------------------------
     def __setattr__(self, name: str, value: Any) -> None:
         if isinstance(value, Module):
-            object.__setattr__(value, "_scope_label", _label(name, value))
+            if value._scope_label is None:
+                object.__setattr__(value, "_scope_label", _label(name, value))
         elif isinstance(value, (list, tuple, dict)):
             for child_name, v in _collection_members(name, value):
-                if isinstance(v, Module):
+                if isinstance(v, Module) and v._scope_label is None:
                     object.__setattr__(v, "_scope_label", _label(child_name, v))
         object.__setattr__(self, name, value)
 
@@ -126,8 +129,7 @@ class Module:
         for name, v in self._members():
             if isinstance(v, Module) and id(v) not in seen:
                 seen.add(id(v))
-                if v._scope_label is None:
-                    object.__setattr__(v, "_scope_label", _label(name, v))
+                object.__setattr__(v, "_scope_label", _label(name, v))
                 yield name, v
 
     def children(self) -> Iterator[Module]:
@@ -176,9 +178,10 @@ class Module:
                 yield (f"{mname}.{bname}" if mname else bname), b
 
     def apply(self, fn: Callable[[Module], Any]) -> Module:
-        """Call ``fn`` on every sub-module and then on this one (e.g. custom init)."""
-        for m in reversed(list(self.modules())):
-            fn(m)
+        """Call ``fn`` on every sub-module (children first) and then on this one."""
+        for m in self.children():
+            m.apply(fn)
+        fn(self)
         return self
 
     # -- modes and gradients -------------------------------------------------------------
