@@ -42,6 +42,7 @@ from .tensor import (
     zeros_like,
 )
 from .value import Value
+from .viz import draw_dot, draw_graph
 
 __all__ = [
     "Tensor", "tensor", "zeros", "ones", "full", "zeros_like", "ones_like", "arange", "eye",
@@ -51,4 +52,5 @@ __all__ = [
     "maximum", "minimum", "where", "concatenate", "stack", "pad", "matmul", "softmax",
     "log_softmax", "logsumexp",
     "gradcheck", "gradgradcheck", "GradcheckError", "detect_anomaly",
+    "draw_graph", "draw_dot",
 ]
