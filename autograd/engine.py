@@ -6,9 +6,11 @@ The engine knows graphs, not numpy. A graph is made of *vertices*: any object wi
   gradient flows there) or the *key* of the vertex that produced that input. A key is
   the vertex itself, or ``(vertex, i)`` for output ``i`` of a vertex with several outputs;
 - ``_nout``: how many outputs the vertex has;
+- ``_hooks``: None or a non-empty collection when hooks are registered;
 - ``_receive(grad, accumulate)``: runs the vertex's hooks on its total incoming gradient
   and, when ``accumulate`` is true and the vertex is a leaf that keeps a gradient, adds it
-  there; returns the (possibly hook-replaced) gradient;
+  there; returns the (possibly hook-replaced) gradient. Called for leaves, and for inner
+  vertices only when they have hooks or their gradient is being captured;
 - ``_backprop(grad, retain_graph)``: the gradients for the vertex's inputs, aligned with
   ``_next`` (``None`` where there is none). For several outputs, ``grad`` is a list.
 
@@ -233,42 +235,51 @@ def backward(
     grad_mode.enabled = create_graph
     try:
         ready = [r for r in roots if deps[r] == 0]
+        pop = ready.pop
+        push = ready.append
         while ready:
-            v = ready.pop()
-            nout = v._nout
-            if nout == 1:
+            v = pop()
+            nxt = v._next
+            if v._nout == 1:
                 g = buf.pop(v, None)
                 if g is not None:
-                    g = v._receive(g, accumulate)
                     if want is not None and v in want:
-                        captured[v] = g
+                        g = captured[v] = v._receive(g, accumulate)
+                    elif not nxt or v._hooks:
+                        g = v._receive(g, accumulate)
             else:
-                g = [buf.pop((v, i), None) for i in range(nout)]
+                g = [buf.pop((v, i), None) for i in range(v._nout)]
                 if all(x is None for x in g):
                     g = None
                 else:
                     g = v._receive(g, accumulate)
                     if want is not None:
-                        for i in range(nout):
+                        for i in range(v._nout):
                             if (v, i) in want and g[i] is not None:
                                 captured[(v, i)] = g[i]
-            nxt = v._next
             if not nxt:
                 continue
-            grads = v._backprop(g, retain_graph) if g is not None else None
-            for j, key in enumerate(nxt):
-                if key is None:
-                    continue
-                if grads is not None:
-                    pg = grads[j]
+            if g is not None:
+                for key, pg in zip(nxt, v._backprop(g, retain_graph)):
+                    if key is None:
+                        continue
                     if pg is not None:
                         old = buf.get(key)
                         buf[key] = pg if old is None else old + pg
-                p = key[0] if type(key) is tuple else key
-                n = deps[p] - 1
-                deps[p] = n
-                if n == 0:
-                    ready.append(p)
+                    p = key[0] if type(key) is tuple else key
+                    n = deps[p] - 1
+                    deps[p] = n
+                    if n == 0:
+                        push(p)
+            else:
+                for key in nxt:
+                    if key is None:
+                        continue
+                    p = key[0] if type(key) is tuple else key
+                    n = deps[p] - 1
+                    deps[p] = n
+                    if n == 0:
+                        push(p)
     finally:
         grad_mode.enabled = prev_mode
     if capture is None:

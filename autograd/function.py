@@ -86,22 +86,28 @@ class Node:
         saved = self._saved
         if saved is None:
             return ()
-        if self._versions is not None:
-            for t, ver in self._versions:
-                if t._version != ver:
+        inputs = self.inputs
+        versions = self._versions
+        out = []
+        for j, s in enumerate(saved):
+            ts = type(s)
+            if ts is int:
+                t = inputs[s]
+                if t._version != versions[j]:
                     raise RuntimeError(
                         f"{self.name}: a tensor of shape {t.shape} saved for backward was "
-                        f"modified in place after the forward (version {ver} -> "
+                        f"modified in place after the forward (version {versions[j]} -> "
                         f"{t._version}); its gradient would be wrong. Assign a new array "
                         "(t.data = t.data - x) or recompute the forward."
                     )
-        out = []
-        for s in saved:
-            if type(s) is _Output:
+                out.append(t)
+            elif ts is _Output:
                 t = _make(s.array, self, True)
                 if self._nout != 1:
                     t._oidx = s.index
                 out.append(t)
+            elif ts is _Raw:
+                out.append(s.value)
             else:
                 out.append(s)
         return tuple(out)
@@ -172,16 +178,18 @@ class Node:
                 f"{len(inputs)} inputs; return one per input (None where there is none)"
             )
         out = []
-        for g, x, need in zip(grads, inputs, self.needs_input_grad):
-            if not need or g is None:
+        for g, x, key in zip(grads, inputs, self._next):
+            if key is None or g is None:
                 out.append(None)
                 continue
-            if not isinstance(g, Tensor):
-                g = Tensor(np.asarray(g, dtype=x._data.dtype))
+            if type(g) is not Tensor:
+                g = g if isinstance(g, Tensor) else Tensor(np.asarray(g, dtype=x._data.dtype))
             xd = x._data
-            if g._data.shape != xd.shape:
+            gd = g._data
+            if gd.shape != xd.shape:
                 g = _reduce_to(g, xd.shape, self.name)
-            if g._data.dtype != xd.dtype:
+                gd = g._data
+            if gd.dtype != xd.dtype:
                 g = g.astype(xd.dtype)
             out.append(g)
         if anomaly:
@@ -308,21 +316,10 @@ class Function:
                 out = cls.forward(_NoCtx(), *datas, **kwargs)
             except ValueError as exc:
                 raise _shape_error(cls, args, exc) from None
-            if type(out) is tuple:
-                outs = tuple(_make(o if type(o) is _ndarray else np.asarray(o), None, False)
-                             for o in out)
-                if grad_mode.anomaly:
-                    _check_output(cls, None, tuple(t._data for t in outs))
-                return outs
-            if type(out) is not _ndarray:
-                out = np.asarray(out)
-            if grad_mode.anomaly:
-                _check_output(cls, None, (out,))
-            return _make(out, None, False)
+            if type(out) is _ndarray and not grad_mode.anomaly:
+                return _make(out, None, False)
+            return _wrap_untracked(cls, out)
 
-        node = _new(Node)
-        node.fn = cls
-        node.inputs = args
         nxt = []
         needs = []
         for a in args:
@@ -338,8 +335,11 @@ class Function:
             else:
                 needs.append(False)
                 nxt.append(None)
-        node.needs_input_grad = tuple(needs)
+        node = _new(Node)
+        node.fn = cls
+        node.inputs = args
         node._next = tuple(nxt)
+        node.needs_input_grad = tuple(needs)
         node._saved = None
         node._versions = None
         node._freed = False
@@ -365,31 +365,68 @@ class Function:
             result = tuple(result)
         else:
             raw = (out,)
-            arrays = (out if type(out) is _ndarray else np.asarray(out),)
+            if type(out) is not _ndarray:
+                out = np.asarray(out)
+            arrays = (out,)
             node._nout = 1
-            node._out_meta = ((arrays[0].shape, arrays[0].dtype),)
-            result = _make(arrays[0], node, True)
+            node._out_meta = ((out.shape, out.dtype),)
+            result = _make(out, node, True)
         if saved is not None:
-            node._saved = _resolve_saved(node, saved, args, datas, raw, arrays)
+            _resolve_saved(node, saved, args, datas, raw, arrays)
         if grad_mode.anomaly:
             _check_output(cls, node, arrays)
         return result
 
 
+def _wrap_untracked(cls: type, out: Any) -> Any:
+    """Wrap forward results when no graph is recorded (tuples, scalars, anomaly checks)."""
+    if type(out) is tuple:
+        outs = tuple(_make(o if type(o) is _ndarray else np.asarray(o), None, False)
+                     for o in out)
+        if grad_mode.anomaly:
+            _check_output(cls, None, tuple(t._data for t in outs))
+        return outs
+    if type(out) is not _ndarray:
+        out = np.asarray(out)
+    if grad_mode.anomaly:
+        _check_output(cls, None, (out,))
+    return _make(out, None, False)
+
+
+class _Raw:
+    """A saved non-array value (e.g. a Python number), returned as it was given."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
 def _resolve_saved(
     node: Node, saved: tuple, args: tuple, datas: list, raw: tuple, arrays: tuple
-) -> tuple:
-    """Turn saved arrays into inputs (by identity), output markers, or constants."""
+) -> None:
+    """Record saved arrays as input indices (by identity), output markers, or constants.
+
+    Inputs are stored as plain indices (with their version) rather than references, so a
+    node keeps few objects for the garbage collector to traverse.
+    """
     res = []
-    versions = []
-    for s in saved:
-        if s is None or isinstance(s, (Tensor, int, float)):
+    versions = None
+    for j, s in enumerate(saved):
+        if s is None or isinstance(s, Tensor):
             res.append(s)
             continue
-        for a, d in zip(args, datas):
-            if s is d and isinstance(a, Tensor):
-                res.append(a)
-                versions.append((a, a._version))
+        for i, d in enumerate(datas):
+            if s is d:
+                a = args[i]
+                if isinstance(a, Tensor):
+                    res.append(i)
+                    if versions is None:
+                        versions = [None] * len(saved)
+                    versions[j] = a._version
+                else:
+                    res.append(_Raw(a) if not isinstance(a, np.ndarray) else
+                               _make(a, None, False))
                 break
         else:
             for i, (r, arr) in enumerate(zip(raw, arrays)):
@@ -397,10 +434,13 @@ def _resolve_saved(
                     res.append(_Output(i, arr))
                     break
             else:
-                res.append(_make(s if type(s) is _ndarray else np.asarray(s), None, False))
-    if versions:
+                if isinstance(s, (np.ndarray, np.generic)):
+                    res.append(_make(s if type(s) is _ndarray else np.asarray(s), None, False))
+                else:
+                    res.append(_Raw(s))
+    node._saved = tuple(res)
+    if versions is not None:
         node._versions = tuple(versions)
-    return tuple(res)
 
 
 def _shape_error(cls: type, args: tuple, exc: ValueError) -> ValueError:

@@ -75,7 +75,7 @@ def _node(data: float, prev: tuple, op: str, bw: Callable) -> Value:
     v = _new(Value)
     v.data = data
     v.grad = 0.0
-    v._prev = prev
+    v._prev = v._next = prev
     v._op = op
     v._bw = bw
     v._aux = None
@@ -87,7 +87,7 @@ def _node(data: float, prev: tuple, op: str, bw: Callable) -> Value:
 class Value:
     """A scalar that records the ops applied to it (micrograd-compatible)."""
 
-    __slots__ = ("data", "grad", "_prev", "_op", "_bw", "_aux", "label", "_hooks",
+    __slots__ = ("data", "grad", "_prev", "_next", "_op", "_bw", "_aux", "label", "_hooks",
                  "__weakref__")
     _nout = 1
 
@@ -97,7 +97,7 @@ class Value:
             data = data.data
         self.data = float(data)
         self.grad = 0.0
-        self._prev = tuple(_children)
+        self._prev = self._next = tuple(_children)
         self._op = _op
         self._bw = None
         self._aux = None
@@ -173,20 +173,18 @@ class Value:
         self._hooks.append(fn)
         return RemovableHandle(self._hooks, fn)
 
-    @property
-    def _next(self) -> tuple:
-        return self._prev
-
     def _receive(self, g: float, accumulate: bool) -> float:
         if self._hooks:
             for h in list(self._hooks):
                 r = h(g)
                 if r is not None:
                     g = r
-        self.grad += g
+        if not self._prev:  # inner Values add their gradient in _backprop
+            self.grad += g
         return g
 
     def _backprop(self, g: float, retain_graph: bool) -> tuple:
+        self.grad += g
         return self._bw(self, g)
 
     def __repr__(self) -> str:
