@@ -35,7 +35,8 @@ class GradcheckError(RuntimeError):
     Fields (``None`` where they do not apply):
 
     - ``kind``: ``"mismatch"`` (wrong derivative), ``"kink"`` (the point is not
-      differentiable), ``"nonfinite"`` (the forward gives NaN/inf at the point),
+      differentiable), ``"nonlinear"`` (the backward is not linear in its incoming
+      gradient), ``"nonfinite"`` (the forward gives NaN/inf at the point),
       ``"nondeterministic"`` (two calls with the same inputs differ), ``"shape"``;
     - ``order``: 1 for ``gradcheck``, 2 for ``gradgradcheck``;
     - ``input_index``, ``input_name``, ``output_index``: which block of the Jacobian;
@@ -148,6 +149,20 @@ class _TensorProblem:
         with no_grad():
             _, outs = self.call(arrays, False)
         return [np.array(o.data, dtype=np.float64) for o in outs]
+
+    def vjp(self, arrays: Sequence[np.ndarray], seeds: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """One backward pass seeded with ``seeds`` (flattened gradient per input)."""
+        with enable_grad():
+            args, outs = self.call([a.copy() for a in arrays], True)
+        leaves = [args[p] for p in self.diff]
+        pairs = [(o, s) for o, s in zip(outs, seeds) if o.requires_grad]
+        if not pairs:
+            return [np.zeros(x.size) for x in arrays]
+        gs = _grad([o for o, _ in pairs], leaves,
+                   grad_outputs=[Tensor(s.astype(o.dtype)) for o, s in pairs],
+                   allow_unused=True)
+        return [np.zeros(x.size) if g is None else np.array(g.data, np.float64).reshape(-1)
+                for g, x in zip(gs, arrays)]
 
     def analytic(self, arrays: Sequence[np.ndarray]) -> tuple[list[np.ndarray], list[list]]:
         with enable_grad():
@@ -346,10 +361,42 @@ def _run_check(
                 if worst is None or score[j, e] > worst[0]:
                     worst = (float(score[j, e]), i, k, int(j), int(e), int(bad.sum()))
     if worst is None:
+        if isinstance(prob, _TensorProblem):
+            _check_linearity(prob, base, f0, jac_n, atol=atol, rtol=rtol, labels=labels)
         return stats
     _, i, k, j, e, n_bad = worst
     raise _failure(prob, base, f0, jac_a, jac_n, left, right, i, k, j, e, n_bad, stats,
                    eps=eps, atol=atol, rtol=rtol, labels=labels)
+
+
+def _check_linearity(prob: _TensorProblem, base: list[np.ndarray], f0: list[np.ndarray],
+                     jac_n: list[list], *, atol: float, rtol: float, labels: _Labels) -> None:
+    """The Jacobian rows came from unit seeds; a backward must also be linear in its
+    incoming gradient (``g * g`` equals ``g`` for unit seeds). One backward pass with a
+    random seed ``u`` must give ``u^T J``."""
+    rng = np.random.default_rng(12345)
+    seeds = [rng.standard_normal(y.shape) for y in f0]
+    got = prob.vjp(base, seeds)
+    for k, g in enumerate(got):
+        want = sum(u.reshape(-1) @ jac_n[i][k] for i, u in enumerate(seeds))
+        scale = sum(np.abs(u.reshape(-1)) @ np.abs(jac_n[i][k]) for i, u in enumerate(seeds))
+        err = np.abs(g - want)
+        bad = ~(err <= atol + rtol * scale)
+        if bad.any():
+            e = int(np.argmax(np.where(bad, err, -np.inf)))
+            el = _unravel(e, base[k].shape)
+            raise GradcheckError(
+                f"{labels.who} failed: the backward is not linear in its incoming gradient. "
+                f"Seeded with unit vectors it gives the right Jacobian, but seeded with a "
+                f"random grad_output u it gives a gradient for {labels.inputs[k]} (shape "
+                f"{base[k].shape}) that differs from u^T J: at {labels.in_short[k]}"
+                f"{_fmt_index(el)} {g[e]:.8g} instead of {want[e]:.8g}.\n"
+                "  A backward must only multiply the incoming gradient by local derivatives "
+                "(no grad * grad, abs(grad), grad + constant).",
+                kind="nonlinear", order=labels.order, fn=prob.fn,
+                inputs=_used_inputs(prob, base), input_index=prob.diff[k],
+                input_name=prob.names[k], input_element=el, analytic=float(g[e]),
+                numeric=float(want[e]), max_abs_error=float(err.max()))
 
 
 def _numeric(prob: Any, base: list[np.ndarray], f0: list[np.ndarray],
@@ -507,7 +554,8 @@ def _fmt_index(idx: tuple[int, ...]) -> str:
 
 
 def _short(a: np.ndarray) -> str:
-    return np.array2string(np.asarray(a), precision=4, threshold=8, separator=", ")
+    text = np.array2string(np.asarray(a), precision=4, threshold=8, separator=", ")
+    return " ".join(text.split())
 
 
 def _inputs_summary(base: list[np.ndarray], labels: _Labels) -> str:
