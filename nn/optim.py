@@ -323,17 +323,23 @@ class Adam(Optimizer):
             g = _decayed(p, g, wd)
         m, v = state["exp_avg"], state["exp_avg_sq"]
         m *= b1
-        m += (1.0 - b1) * g
+        m += g * (1.0 - b1)
         v *= b2
-        v += (1.0 - b2) * g * g
+        gg = g * g
+        gg *= 1.0 - b2
+        v += gg
         step_size = lr / (1.0 - b1**t)
         bc2_sqrt = math.sqrt(1.0 - b2**t)
         if group["amsgrad"]:
             vmax = state["max_exp_avg_sq"]
             np.maximum(vmax, v, out=vmax)
             v = vmax
-        denom = np.sqrt(v) / bc2_sqrt + group["eps"]
-        return p - step_size * m / denom
+        denom = np.sqrt(v, out=gg)  # temporaries reused: this runs on every parameter
+        denom /= bc2_sqrt
+        denom += group["eps"]
+        np.divide(m, denom, out=denom)
+        denom *= step_size
+        return p - denom
 
 
 class AdamW(Adam):

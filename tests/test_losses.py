@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from helpers import check_first_order, check_second_order
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import autograd as ag
 import nn
@@ -111,6 +113,29 @@ def test_cross_entropy_probability_targets(reduction):
     cls = RNG.integers(0, 3, 5)
     np.testing.assert_allclose(F.cross_entropy(ag.Tensor(x), np.eye(3)[cls]).data,
                                F.cross_entropy(ag.Tensor(x), cls).data, rtol=1e-12)
+
+
+@settings(deadline=None, max_examples=40)
+@given(n=st.integers(1, 6), c=st.integers(1, 6), scale=st.sampled_from([1e-3, 1.0, 30.0, 1e3]),
+       seed=st.integers(0, 2**16))
+def test_cross_entropy_and_bce_logits_property(n, c, scale, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, c)) * scale
+    t = rng.integers(0, c, n)
+    xt = ag.Tensor(x.copy(), requires_grad=True)
+    loss = F.cross_entropy(xt, t, reduction="sum")
+    logp = _log_softmax(x, 1)
+    np.testing.assert_allclose(loss.data, -logp[np.arange(n), t].sum(), rtol=1e-10, atol=1e-12)
+    loss.backward()
+    np.testing.assert_allclose(xt.grad.data, np.exp(logp) - np.eye(c)[t], rtol=1e-9,
+                               atol=1e-12)
+    y = rng.random((n, c))
+    xt.grad = None
+    loss = F.binary_cross_entropy_with_logits(xt, y, reduction="sum")
+    np.testing.assert_allclose(loss.data, (_softplus(x) - x * y).sum(), rtol=1e-10)
+    loss.backward()
+    sig = np.exp(-_softplus(-x))
+    np.testing.assert_allclose(xt.grad.data, sig - y, rtol=1e-9, atol=1e-12)
 
 
 def test_cross_entropy_is_stable_for_huge_logits():
