@@ -1,7 +1,8 @@
 """chaingrad's neural-network layer: modules, layers, losses, optimizers, init."""
 # ruff: noqa: F401  (this file is the list of public names)
 
-from . import functional, init, optim
+from . import data, datasets, functional, init, optim, train
+from .io import load, save
 from .layers import (
     MLP,
     Dropout,
@@ -30,3 +31,4 @@ from .losses import (
     NLLLoss,
 )
 from .module import Module, ModuleDict, ModuleList, Parameter, Sequential
+from .train import EarlyStopping, History, fit

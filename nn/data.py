@@ -7,7 +7,7 @@ by a seedable numpy Generator, and yields tuples of Tensors.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 import numpy as np
@@ -86,6 +86,8 @@ class DataLoader:
       an int seed; None means fresh entropy), so a seeded loader repeats the same sequence
       of epochs from run to run.
     - Each batch is a tuple of Tensors (no gradient), one per field of the dataset.
+    - ``transform``: a function applied to each batch (the tuple) before it is yielded,
+      returning the new tuple; the place for random augmentation of whole batches.
     """
 
     def __init__(
@@ -95,6 +97,7 @@ class DataLoader:
         shuffle: bool = False,
         rng: np.random.Generator | int | None = None,
         drop_last: bool = False,
+        transform: Callable[[tuple[Tensor, ...]], tuple[Tensor, ...]] | None = None,
     ) -> None:
         if (isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer))
                 or batch_size < 1):
@@ -115,7 +118,10 @@ class DataLoader:
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
+        if transform is not None and not callable(transform):
+            raise TypeError(f"DataLoader: transform must be callable, got {transform!r}")
         self.rng = np.random.default_rng(rng)
+        self.transform = transform
 
     def __len__(self) -> int:
         n = len(self.dataset)
@@ -130,10 +136,11 @@ class DataLoader:
             end = min(start + self.batch_size, n)
             index: Any = order[start:end] if order is not None else slice(start, end)
             if fast:
-                yield self.dataset[index]
+                batch = self.dataset[index]
             else:
                 rows = range(start, end) if order is None else index.tolist()
-                yield _collate([self.dataset[i] for i in rows])
+                batch = _collate([self.dataset[i] for i in rows])
+            yield batch if self.transform is None else self.transform(batch)
 
     def __repr__(self) -> str:
         return (

@@ -129,3 +129,17 @@ def test_loader_argument_errors():
         DataLoader(ds, shuffle=True, rng="seed")
     with pytest.raises(TypeError, match="len"):
         DataLoader(42)
+
+
+def test_transform_is_applied_to_every_batch():
+    X, y = rows(7)
+
+    def negate(batch):
+        xb, yb = batch
+        return -xb, yb
+
+    loader = DataLoader(TensorDataset(X, y), batch_size=3, transform=negate)
+    got = np.concatenate([xb.data for xb, _ in loader])
+    np.testing.assert_array_equal(got, -X)
+    with pytest.raises(TypeError, match="transform"):
+        DataLoader(TensorDataset(X, y), transform=3)

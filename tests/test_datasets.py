@@ -275,3 +275,36 @@ def test_stratified_counts_are_proportional(labels, seed, frac):
     for c in np.unique(y):
         ideal = (y == c).sum() * n_test / n
         assert np.floor(ideal) <= (yte == c).sum() <= np.ceil(ideal)
+
+
+# -- augmentation ------------------------------------------------------------------------------
+def shifted(img, dy, dx):
+    """Image moved down by dy and right by dx, zeros where nothing comes in."""
+    h, w = img.shape
+    out = np.zeros_like(img)
+    out[max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = \
+        img[max(-dy, 0):h + min(-dy, 0), max(-dx, 0):w + min(-dx, 0)]
+    return out
+
+
+def test_random_shift_moves_each_image_within_the_limit():
+    rng = np.random.default_rng(0)
+    images = rng.integers(1, 255, size=(40, 6, 5), dtype=np.uint8)
+    out = datasets.random_shift(images, 2, rng=1)
+    assert out.shape == images.shape and out.dtype == np.uint8
+    offsets = set()
+    for img, res in zip(images, out):
+        found = [(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)
+                 if np.array_equal(shifted(img, dy, dx), res)]
+        assert len(found) == 1
+        offsets.add(found[0])
+    assert len(offsets) > 10  # offsets vary from image to image
+    rows_ = datasets.random_shift(images.reshape(40, 30), 2, rng=1, image_shape=(6, 5))
+    np.testing.assert_array_equal(rows_, out.reshape(40, 30))
+    np.testing.assert_array_equal(datasets.random_shift(images, 0), images)
+    with pytest.raises(ValueError, match="image_shape"):
+        datasets.random_shift(images.reshape(40, 30), 1)
+    with pytest.raises(ValueError, match="do not hold images"):
+        datasets.random_shift(images.reshape(40, 30), 1, image_shape=(5, 5))
+    with pytest.raises(ValueError, match="max_shift"):
+        datasets.random_shift(images, -1)

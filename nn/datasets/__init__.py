@@ -19,7 +19,7 @@ import numpy as np
 
 __all__ = [
     "xor", "parity", "spiral", "moons", "digits", "mnist", "load_mnist", "read_idx",
-    "train_test_split",
+    "train_test_split", "random_shift",
 ]
 
 RngLike = np.random.Generator | int | None
@@ -320,3 +320,45 @@ def train_test_split(
         perm = g.permutation(n)
         test_idx, train_idx = perm[:n_test], perm[n_test:]
     return X[train_idx], X[test_idx], y[train_idx], y[test_idx]
+
+
+# -- augmentation ---------------------------------------------------------------------------
+def random_shift(
+    images: np.ndarray,
+    max_shift: int,
+    rng: RngLike = None,
+    image_shape: tuple[int, int] | None = None,
+) -> np.ndarray:
+    """Move each image by its own random offset of up to ``max_shift`` pixels along each
+    axis, filling the uncovered border with zeros (augmentation for digit images).
+
+    ``images`` is ``(n, h, w)``, or ``(n, h * w)`` rows with ``image_shape=(h, w)``; the
+    result has the input's shape and dtype. Offsets are uniform in
+    ``[-max_shift, max_shift]``, drawn from ``rng``.
+    """
+    images = np.asarray(images)
+    if image_shape is None:
+        if images.ndim != 3:
+            raise ValueError(
+                f"random_shift: expected (n, h, w) images or image_shape=(h, w), got shape "
+                f"{images.shape}"
+            )
+        h, w = images.shape[1:]
+    else:
+        h, w = image_shape
+        if images.ndim != 2 or images.shape[1] != h * w:
+            raise ValueError(
+                f"random_shift: rows of shape {images.shape} do not hold images of shape {(h, w)}"
+            )
+    if isinstance(max_shift, bool) or not isinstance(max_shift, (int, np.integer)) or max_shift < 0:
+        raise ValueError(f"random_shift: max_shift must be an integer >= 0, got {max_shift!r}")
+    if max_shift == 0:
+        return images.copy()
+    s, n, g = int(max_shift), len(images), _rng(rng)
+    padded = np.pad(images.reshape(n, h, w), ((0, 0), (s, s), (s, s)))
+    dy = g.integers(0, 2 * s + 1, size=n)
+    dx = g.integers(0, 2 * s + 1, size=n)
+    rows = (dy[:, None] + np.arange(h))[:, :, None]
+    cols = (dx[:, None] + np.arange(w))[:, None, :]
+    shifted = padded[np.arange(n)[:, None, None], rows, cols]
+    return shifted.reshape(images.shape)
