@@ -362,7 +362,7 @@ def _run_check(
                     worst = (float(score[j, e]), i, k, int(j), int(e), int(bad.sum()))
     if worst is None:
         if isinstance(prob, _TensorProblem):
-            _check_linearity(prob, base, f0, jac_n, atol=atol, rtol=rtol, labels=labels)
+            _check_linearity(prob, base, f0, jac_a, rtol=rtol, labels=labels)
         return stats
     _, i, k, j, e, n_bad = worst
     raise _failure(prob, base, f0, jac_a, jac_n, left, right, i, k, j, e, n_bad, stats,
@@ -370,24 +370,24 @@ def _run_check(
 
 
 def _check_linearity(prob: _TensorProblem, base: list[np.ndarray], f0: list[np.ndarray],
-                     jac_n: list[list], *, atol: float, rtol: float, labels: _Labels) -> None:
-    """The Jacobian rows came from unit seeds; a backward must also be linear in its
-    incoming gradient (``g * g`` equals ``g`` for unit seeds). One backward pass with a
-    random seed ``u`` must give ``u^T J``."""
+                     jac_a: list[list], *, rtol: float, labels: _Labels) -> None:
+    """The Jacobian rows came from unit seeds, which cannot tell ``g * g`` from ``g``.
+    A backward must be linear in its incoming gradient: one backward pass seeded with a
+    random ``u`` must give ``u^T J`` built from those (already verified) rows."""
     rng = np.random.default_rng(12345)
     seeds = [rng.standard_normal(y.shape) for y in f0]
     got = prob.vjp(base, seeds)
     for k, g in enumerate(got):
-        want = sum(u.reshape(-1) @ jac_n[i][k] for i, u in enumerate(seeds))
-        scale = sum(np.abs(u.reshape(-1)) @ np.abs(jac_n[i][k]) for i, u in enumerate(seeds))
+        want = sum(u.reshape(-1) @ jac_a[i][k] for i, u in enumerate(seeds))
+        scale = sum(np.abs(u.reshape(-1)) @ np.abs(jac_a[i][k]) for i, u in enumerate(seeds))
         err = np.abs(g - want)
-        bad = ~(err <= atol + rtol * scale)
+        bad = ~(err <= rtol * scale + 1e-12)
         if bad.any():
             e = int(np.argmax(np.where(bad, err, -np.inf)))
             el = _unravel(e, base[k].shape)
             raise GradcheckError(
                 f"{labels.who} failed: the backward is not linear in its incoming gradient. "
-                f"Seeded with unit vectors it gives the right Jacobian, but seeded with a "
+                f"Seeded with unit vectors it gives the right Jacobian J, but seeded with a "
                 f"random grad_output u it gives a gradient for {labels.inputs[k]} (shape "
                 f"{base[k].shape}) that differs from u^T J: at {labels.in_short[k]}"
                 f"{_fmt_index(el)} {g[e]:.8g} instead of {want[e]:.8g}.\n"

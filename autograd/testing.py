@@ -231,6 +231,7 @@ def check_op(
     atol: float = 1e-5,
     rtol: float = 1e-3,
     seed: int | None = None,
+    shrink: bool = True,
 ) -> None:
     """Property-test an op ``fn(*tensors, **params)`` over random shapes and values.
 
@@ -248,6 +249,8 @@ def check_op(
     - ``domain``: one Domain for all inputs, or one per input.
     - ``distinct``: draw values that are pairwise different across all inputs (for ops
       whose gradient has a kink at ties: max, min, maximum, minimum).
+    - ``seed``: a fixed hypothesis seed (reproducible examples); ``shrink=False`` reports
+      the first failing example as found, without searching for a smaller one.
     """
     h = _hypothesis()
     from hypothesis.extra import numpy as hnp
@@ -279,13 +282,21 @@ def check_op(
                        eps=eps, atol=atol, rtol=rtol)
 
     test = h.settings(
-        max_examples=max_examples, deadline=None,
+        max_examples=max_examples, deadline=None, phases=_phases(h, shrink),
+        report_multiple_bugs=False,
         suppress_health_check=[h.HealthCheck.too_slow, h.HealthCheck.filter_too_much,
                                h.HealthCheck.data_too_large],
     )(h.given(st.data())(run))
     if seed is not None:
         test = h.seed(seed)(test)
     test()
+
+
+def _phases(h: Any, shrink: bool) -> list:
+    """Hypothesis phases: no "explain" (its line listing points into gradcheck, not the
+    op), and no shrinking when a quick answer is wanted."""
+    skip = {h.Phase.explain} | (set() if shrink else {h.Phase.shrink})
+    return [p for p in h.Phase if p not in skip]
 
 
 def _shape_strategy(shapes_arg: Any, n: int, broadcast: bool, min_dims: int, max_dims: int,
@@ -390,6 +401,7 @@ def check_value_op(
     atol: float = 1e-5,
     rtol: float = 1e-3,
     seed: int | None = None,
+    shrink: bool = True,
 ) -> None:
     """Property-test a function of scalar ``Value`` objects: the result is a finite
     Value (equal to ``reference(*floats)`` when given) and ``gradcheck`` passes."""
@@ -413,7 +425,8 @@ def check_value_op(
                                      f"reference {want!r} at {xs}")
         gradcheck(fn, [Value(x) for x in xs], eps=eps, atol=atol, rtol=rtol)
 
-    test = h.settings(max_examples=max_examples, deadline=None,
+    test = h.settings(max_examples=max_examples, deadline=None, phases=_phases(h, shrink),
+                      report_multiple_bugs=False,
                       suppress_health_check=[h.HealthCheck.filter_too_much])(
         h.given(st.tuples(*[d.strategy() for d in domains]))(run))
     if seed is not None:
