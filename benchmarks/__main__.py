@@ -27,6 +27,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
                    help="samples per case (default 7, or 3 with --quick)")
     p.add_argument("--threads", type=int, default=1,
                    help="BLAS/OpenMP/torch threads for every engine (default 1)")
+    p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                   help="wall: elapsed time (default); cpu: this process's CPU time, steadier "
+                        "when other processes load the machine (meaningful with --threads 1)")
     p.add_argument("--json", default="benchmarks/results.json", metavar="PATH",
                    help="where to write the results (default benchmarks/results.json; "
                         "'' to skip)")
@@ -78,13 +81,14 @@ def main(argv: list[str] | None = None) -> int:
     repeats = args.repeats or (3 if scale != "full" else 7)
     names = list(dict.fromkeys(args.only)) if args.only else list(NAMES)
     vers = versions()
-    print(f"chaingrad benchmarks: scale {scale}, {repeats} interleaved repeats, "
-          f"{args.threads} BLAS/OpenMP thread(s), {os.cpu_count()} CPUs")
+    print(f"chaingrad benchmarks: scale {scale}, {repeats} interleaved repeats, {args.clock} "
+          f"clock, {args.threads} BLAS/OpenMP thread(s), {os.cpu_count()} CPUs")
     print("  " + ", ".join(f"{k} {v}" for k, v in vers.items() if v))
     load_start = os.getloadavg()[0]
     warn = load_warning(args.threads)
     if warn:
-        print(f"WARNING: {warn}")
+        print(f"WARNING: {warn}" + ("; --clock cpu measures this process's CPU time only"
+                                     if args.clock == "wall" else ""))
 
     if args.profile:
         for name in names:
@@ -93,6 +97,10 @@ def main(argv: list[str] | None = None) -> int:
                 if case.engine == "chaingrad":
                     print(f"\n=== {name} / {profile_case(case)}")
         return 0
+
+    def progress(msg: str) -> None:
+        if sys.stdout.isatty():
+            print(msg, end="\r", flush=True)
 
     results = {}
     errors = {}
@@ -103,8 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             wl = build(name, scale)
             print(f"  {wl.definition}")
-            res = run_workload(wl, repeats, min_sample,
-                               log=lambda s: print(s, flush=True))
+            res = run_workload(wl, repeats, min_sample, log=progress, clock=args.clock)
         except Exception as exc:  # one broken workload must not hide the others' results
             errors[name] = f"{type(exc).__name__}: {exc}"
             print(f"  ERROR {errors[name]}")
@@ -129,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
                 "scale": scale,
                 "repeats": repeats,
                 "threads": args.threads,
+                "clock": args.clock,
                 "cpus": os.cpu_count(),
                 "machine": platform.machine(),
                 "loadavg_start_end": [load_start, os.getloadavg()[0]],

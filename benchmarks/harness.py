@@ -208,17 +208,22 @@ def rss_mb() -> tuple[float, float]:
 
 
 # -- timing ----------------------------------------------------------------------------
-def _time_calls(step: Callable[[], Any], inner: int, gc_enabled: bool) -> float:
-    """Seconds per call of ``inner`` back-to-back calls of ``step``."""
+CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter,
+                                          "cpu": time.process_time}
+
+
+def _time_calls(step: Callable[[], Any], inner: int, gc_enabled: bool,
+                clock: Callable[[], float] = time.perf_counter) -> float:
+    """Seconds per call of ``inner`` back-to-back calls of ``step``, by ``clock``."""
     gc.collect()
     was = gc.isenabled()
     if not gc_enabled:
         gc.disable()
     try:
-        t0 = time.perf_counter()
+        t0 = clock()
         for _ in range(inner):
             step()
-        t1 = time.perf_counter()
+        t1 = clock()
     finally:
         if was:
             gc.enable()
@@ -235,8 +240,16 @@ def _calibrate(step: Callable[[], Any], gc_enabled: bool, min_sample: float) -> 
 
 
 def run_workload(wl: Workload, repeats: int, min_sample: float = 0.05,
-                 log: Callable[[str], None] | None = None) -> WorkloadResult:
-    """Check, set up, warm and time every case of ``wl`` interleaved; build its rows."""
+                 log: Callable[[str], None] | None = None, clock: str = "wall"
+                 ) -> WorkloadResult:
+    """Check, set up, warm and time every case of ``wl`` interleaved; build its rows.
+
+    ``clock`` is ``"wall"`` (elapsed time) or ``"cpu"`` (this process's CPU time: on a
+    machine other processes load, a steadier estimate of single-threaded run time).
+    """
+    if clock not in CLOCKS:
+        raise ValueError(f"unknown clock {clock!r}; choose from {', '.join(CLOCKS)}")
+    tick = CLOCKS[clock]
     log = log or (lambda s: None)
     meter = CpuMeter()
     t_start = time.perf_counter()
@@ -253,7 +266,7 @@ def run_workload(wl: Workload, repeats: int, min_sample: float = 0.05,
         for i in range(n):
             case = wl.cases[(i + r) % n]
             samples[case.key].append(_time_calls(steps[case.key], inner[case.key],
-                                                 case.gc_enabled))
+                                                 case.gc_enabled, tick))
         if n:
             log(f"  {wl.name}: round {r + 1}/{repeats}")
     steps.clear()

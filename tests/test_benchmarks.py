@@ -214,3 +214,11 @@ def test_numpy_hvp_matches_differences_of_the_gradient() -> None:
         logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
         return float(-logp[np.arange(len(P["y"])), P["y"]].mean())
     np.testing.assert_allclose(g, _num_grad(loss, W1), rtol=1e-6, atol=1e-9)
+
+
+def test_cpu_clock_and_unknown_clock() -> None:
+    wl = Workload("fake", "clock", [Case("a", "x", lambda: (lambda: sum(range(1000))))])
+    res = run_workload(wl, repeats=2, min_sample=0.0, clock="cpu")
+    assert len(res.samples["a"]) == 2 and all(s >= 0 for s in res.samples["a"])
+    with pytest.raises(ValueError, match="unknown clock 'sundial'"):
+        run_workload(wl, repeats=1, clock="sundial")
