@@ -275,6 +275,8 @@ def _fmt_array(a: Any) -> str:
     arr = np.asarray(a)
     if arr.ndim == 0:
         return _fmt_number(arr.item())
+    if arr.ndim == 1 and arr.dtype.kind in "biuf":  # the common case, without array2string
+        return "[" + ", ".join(_fmt_number(v) for v in arr.tolist()) + "]"
     return np.array2string(arr, separator=", ", max_line_width=48, threshold=SMALL + 1,
                            formatter={"float_kind": _fmt_number})
 

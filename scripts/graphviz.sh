@@ -8,6 +8,12 @@ if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing Graphviz (the 'dot' program) with apt-get" >&2
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz) >/dev/null \
         || echo "warning: apt-get could not install graphviz" >&2
+elif [ "$(id -u)" = "0" ] && command -v dnf >/dev/null 2>&1; then
+    echo "installing Graphviz (the 'dot' program) with dnf" >&2
+    dnf install -y -q graphviz >/dev/null || echo "warning: dnf could not install graphviz" >&2
+elif [ "$(uname -s)" = "Darwin" ] && command -v brew >/dev/null 2>&1; then
+    echo "installing Graphviz (the 'dot' program) with brew" >&2
+    brew install graphviz >/dev/null || echo "warning: brew could not install graphviz" >&2
 fi
 if ! command -v dot >/dev/null 2>&1; then
     cat >&2 <<'MSG'
