@@ -241,18 +241,15 @@ def _check_fixed(fn: Callable[..., Any], args: argparse.Namespace,
 
 def _check_property(fn: Callable[..., Any], args: argparse.Namespace, n: int, domain: Any,
                     orders: str) -> int:
+    from . import testing
+
     examples = args.examples or 20
     print(f"check_op {args.target}: {n} input(s), random shapes incl. broadcasting, domain "
           f"{domain!r}, {orders}, {examples} examples (seed {args.seed})")
+    saved = os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY")
     with tempfile.TemporaryDirectory() as home:
-        os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", home)  # leave no files behind
-        import hypothesis
-
-        from . import testing
-
-        phases = [p for p in hypothesis.Phase if p is not hypothesis.Phase.explain]
-        hypothesis.settings.register_profile("autograd-cli", database=None, phases=phases)
-        hypothesis.settings.load_profile("autograd-cli")
+        if saved is None:  # hypothesis caches files; keep them out of the user's directory
+            os.environ["HYPOTHESIS_STORAGE_DIRECTORY"] = home
         try:
             testing.check_op(fn, n, domain=domain, second_order=args.second_order,
                              max_examples=examples, eps=args.eps, atol=args.atol,
@@ -263,6 +260,9 @@ def _check_property(fn: Callable[..., Any], args: argparse.Namespace, n: int, do
                 print(note)
             print("FAIL")
             return 1
+        finally:
+            if saved is None:
+                os.environ.pop("HYPOTHESIS_STORAGE_DIRECTORY", None)
     print("PASS")
     return 0
 

@@ -249,8 +249,9 @@ def check_op(
     - ``domain``: one Domain for all inputs, or one per input.
     - ``distinct``: draw values that are pairwise different across all inputs (for ops
       whose gradient has a kink at ties: max, min, maximum, minimum).
-    - ``seed``: a fixed hypothesis seed (reproducible examples); ``shrink=False`` reports
-      the first failing example as found, without searching for a smaller one.
+    - ``seed``: a fixed hypothesis seed (reproducible examples; no example database is
+      kept, since every op shares this one test function); ``shrink=False`` reports the
+      first failing example as found, without searching for a smaller one.
     """
     h = _hypothesis()
     from hypothesis.extra import numpy as hnp
@@ -283,7 +284,7 @@ def check_op(
 
     test = h.settings(
         max_examples=max_examples, deadline=None, phases=_phases(h, shrink),
-        report_multiple_bugs=False,
+        report_multiple_bugs=False, database=None,
         suppress_health_check=[h.HealthCheck.too_slow, h.HealthCheck.filter_too_much,
                                h.HealthCheck.data_too_large],
     )(h.given(st.data())(run))
@@ -426,7 +427,7 @@ def check_value_op(
         gradcheck(fn, [Value(x) for x in xs], eps=eps, atol=atol, rtol=rtol)
 
     test = h.settings(max_examples=max_examples, deadline=None, phases=_phases(h, shrink),
-                      report_multiple_bugs=False,
+                      report_multiple_bugs=False, database=None,
                       suppress_health_check=[h.HealthCheck.filter_too_much])(
         h.given(st.tuples(*[d.strategy() for d in domains]))(run))
     if seed is not None:
