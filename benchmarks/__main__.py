@@ -30,6 +30,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                    help="wall: elapsed time (default); cpu: this process's CPU time, steadier "
                         "when other processes load the machine (meaningful with --threads 1)")
+    p.add_argument("--no-freeze", action="store_true",
+                   help="leave the objects alive before timing (every engine's imports) in "
+                        "the garbage collector's sight; by default gc.freeze() hides them so "
+                        "each engine pays the collector only for its own objects")
     p.add_argument("--json", default="benchmarks/results.json", metavar="PATH",
                    help="where to write the results (default benchmarks/results.json; "
                         "'' to skip)")
@@ -82,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     names = list(dict.fromkeys(args.only)) if args.only else list(NAMES)
     vers = versions()
     print(f"chaingrad benchmarks: scale {scale}, {repeats} interleaved repeats, {args.clock} "
-          f"clock, {args.threads} BLAS/OpenMP thread(s), {os.cpu_count()} CPUs")
+          f"clock, {args.threads} BLAS/OpenMP thread(s), {os.cpu_count()} CPUs, start-up "
+          f"heap {'left to' if args.no_freeze else 'frozen for'} the garbage collector")
     print("  " + ", ".join(f"{k} {v}" for k, v in vers.items() if v))
     load_start = os.getloadavg()[0]
     warn = load_warning(args.threads)
@@ -95,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
             wl = build(name, scale)
             for case in wl.cases:
                 if case.engine == "chaingrad":
-                    print(f"\n=== {name} / {profile_case(case)}")
+                    print(f"\n=== {name} / {profile_case(case, freeze=not args.no_freeze)}")
         return 0
 
     def progress(msg: str) -> None:
@@ -111,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             wl = build(name, scale)
             print(f"  {wl.definition}")
-            res = run_workload(wl, repeats, min_sample, log=progress, clock=args.clock)
+            res = run_workload(wl, repeats, min_sample, log=progress, clock=args.clock,
+                               freeze=not args.no_freeze)
         except Exception as exc:  # one broken workload must not hide the others' results
             errors[name] = f"{type(exc).__name__}: {exc}"
             print(f"  ERROR {errors[name]}")
@@ -137,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
                 "repeats": repeats,
                 "threads": args.threads,
                 "clock": args.clock,
+                "gc_freeze": not args.no_freeze,
                 "cpus": os.cpu_count(),
                 "machine": platform.machine(),
                 "loadavg_start_end": [load_start, os.getloadavg()[0]],

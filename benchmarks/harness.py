@@ -100,6 +100,8 @@ class Row:
     target: str = ""
     met: bool | None = None
     note: str = ""
+    gc_share: float | None = None  # fraction of the measured time spent in the collector
+    gc_collections: list[float] | None = None  # collections per call, generations 0, 1, 2
 
 
 @dataclass
@@ -215,7 +217,6 @@ CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter,
 def _time_calls(step: Callable[[], Any], inner: int, gc_enabled: bool,
                 clock: Callable[[], float] = time.perf_counter) -> float:
     """Seconds per call of ``inner`` back-to-back calls of ``step``, by ``clock``."""
-    gc.collect()
     was = gc.isenabled()
     if not gc_enabled:
         gc.disable()
@@ -232,20 +233,55 @@ def _time_calls(step: Callable[[], Any], inner: int, gc_enabled: bool,
 
 def _calibrate(step: Callable[[], Any], gc_enabled: bool, min_sample: float) -> int:
     """Warm the step up and choose how many calls make one sample of >= ``min_sample`` s."""
+    gc.collect()
     first = _time_calls(step, 1, gc_enabled)
     if first >= min_sample:
         return 1
+    gc.collect()
     t = _time_calls(step, 1, gc_enabled)
     return max(1, math.ceil(min_sample / max(t, 1e-9)))
 
 
+class GcMeter:
+    """Time spent in the garbage collector, and its collections per generation, charged
+    to whichever case is running (``current``); installed as a ``gc.callbacks`` hook."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self.clock = clock
+        self.current: str | None = None
+        self.seconds: dict[str, float] = {}
+        self.collections: dict[str, list[int]] = {}
+        self._t0 = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if self.current is None:
+            return
+        if phase == "start":
+            self._t0 = self.clock()
+            return
+        key = self.current
+        self.seconds[key] = self.seconds.get(key, 0.0) + self.clock() - self._t0
+        self.collections.setdefault(key, [0, 0, 0])[info["generation"]] += 1
+
+    def __enter__(self) -> GcMeter:
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self)
+
+
 def run_workload(wl: Workload, repeats: int, min_sample: float = 0.05,
-                 log: Callable[[str], None] | None = None, clock: str = "wall"
-                 ) -> WorkloadResult:
+                 log: Callable[[str], None] | None = None, clock: str = "wall",
+                 freeze: bool = True) -> WorkloadResult:
     """Check, set up, warm and time every case of ``wl`` interleaved; build its rows.
 
     ``clock`` is ``"wall"`` (elapsed time) or ``"cpu"`` (this process's CPU time: on a
     machine other processes load, a steadier estimate of single-threaded run time).
+    With ``freeze`` the objects alive before timing (every engine's imported modules and
+    its set-up state) are moved out of the collector's sight with ``gc.freeze()``, so the
+    garbage collector's cost charged to an engine is that of its own per-step objects,
+    not of another engine's import (torch alone brings ~150,000 objects).
     """
     if clock not in CLOCKS:
         raise ValueError(f"unknown clock {clock!r}; choose from {', '.join(CLOCKS)}")
@@ -262,17 +298,33 @@ def run_workload(wl: Workload, repeats: int, min_sample: float = 0.05,
         inner[case.key] = _calibrate(steps[case.key], case.gc_enabled, min_sample)
     samples: dict[str, list[float]] = {c.key: [] for c in wl.cases}
     n = len(wl.cases)
-    for r in range(repeats):
-        for i in range(n):
-            case = wl.cases[(i + r) % n]
-            samples[case.key].append(_time_calls(steps[case.key], inner[case.key],
-                                                 case.gc_enabled, tick))
-        if n:
-            log(f"  {wl.name}: round {r + 1}/{repeats}")
+    gc.collect()
+    if freeze:
+        gc.freeze()
+    try:
+        with GcMeter(tick) as gcm:
+            for r in range(repeats):
+                for i in range(n):
+                    case = wl.cases[(i + r) % n]
+                    gc.collect()
+                    gcm.current = case.key
+                    samples[case.key].append(_time_calls(steps[case.key], inner[case.key],
+                                                         case.gc_enabled, tick))
+                    gcm.current = None
+                if n:
+                    log(f"  {wl.name}: round {r + 1}/{repeats}")
+    finally:
+        if freeze:
+            gc.unfreeze()
     steps.clear()
     gc.collect()
     stats = {k: Stats(v, inner[k]) for k, v in samples.items()}
     rows = [_row(wl.name, c, stats) for c in wl.cases]
+    for row in rows:
+        calls = stats[row.key].inner * len(stats[row.key].samples)
+        total = sum(samples[row.key]) * stats[row.key].inner
+        row.gc_share = gcm.seconds.get(row.key, 0.0) / total if total > 0 else 0.0
+        row.gc_collections = [c / calls for c in gcm.collections.get(row.key, [0, 0, 0])]
     if wl.extras is not None:
         rows.extend(wl.extras())
     seconds = time.perf_counter() - t_start
@@ -292,26 +344,44 @@ def _row(name: str, case: Case, stats: dict[str, Stats]) -> Row:
                target=case.target.text if case.target else "", met=met, note=case.note)
 
 
-def profile_case(case: Case, seconds: float = 1.0, top: int = 25) -> str:
-    """cProfile about ``seconds`` worth of calls of a case's step; the top functions by own
-    time (``tottime``), as text."""
+def profile_case(case: Case, seconds: float = 1.0, top: int = 25, freeze: bool = True) -> str:
+    """Profile about ``seconds`` worth of calls of a case's step: first unprofiled, for the
+    time per call and the garbage collector's share, then under cProfile, for the top
+    functions by own time (``tottime``). Returns the report as text."""
     step = case.setup()
-    calls = max(1, round(seconds / max(_time_calls(step, 1, case.gc_enabled), 1e-9)))
-    prof = cProfile.Profile()
     gc.collect()
-    was = gc.isenabled()
-    if not case.gc_enabled:
-        gc.disable()
-    try:
-        prof.enable()
-        for _ in range(calls):
-            step()
-        prof.disable()
-    finally:
-        if was:
-            gc.enable()
+    calls = max(1, round(seconds / max(_time_calls(step, 1, case.gc_enabled), 1e-9)))
+    gc.collect()
+    if freeze:
+        gc.freeze()
     out = io.StringIO()
-    out.write(f"{case.key}: {calls} call(s), gc {'on' if case.gc_enabled else 'off'}\n")
+    try:
+        with GcMeter(time.perf_counter) as gcm:
+            gcm.current = case.key
+            per_call = _time_calls(step, calls, case.gc_enabled)
+            gcm.current = None
+        gcs = gcm.seconds.get(case.key, 0.0) / (per_call * calls)
+        cols = [c / calls for c in gcm.collections.get(case.key, [0, 0, 0])]
+        out.write(f"{case.key}: {calls} call(s), {per_call * 1e3:.3f} ms per call unprofiled, "
+                  f"gc {'on' if case.gc_enabled else 'off'}: {100 * gcs:.0f}% of the time in "
+                  f"the collector, {cols[0]:.1f}/{cols[1]:.2f}/{cols[2]:.3f} collections of "
+                  "generation 0/1/2 per call\n")
+        prof = cProfile.Profile()
+        gc.collect()
+        was = gc.isenabled()
+        if not case.gc_enabled:
+            gc.disable()
+        try:
+            prof.enable()
+            for _ in range(calls):
+                step()
+            prof.disable()
+        finally:
+            if was:
+                gc.enable()
+    finally:
+        if freeze:
+            gc.unfreeze()
     pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(top)
     return out.getvalue()
 
@@ -333,15 +403,17 @@ def _fmt(x: float | None) -> str:
 
 
 def format_rows(rows: list[Row]) -> str:
-    """A fixed-width table: workload, measure, median, min–max, ratios, target, met?"""
-    header = ("workload", "engine / measure", "median", "min-max", "unit", "ratio",
+    """A fixed-width table: workload, measure, median, min–max, unit, share of the time
+    spent in the garbage collector, ratios, target, met?"""
+    header = ("workload", "engine / measure", "median", "min-max", "unit", "gc%", "ratio",
               "target", "met?")
     lines = []
     for r in rows:
         rng = "-" if r.lo is None else f"{_fmt(r.lo)}-{_fmt(r.hi)}"
         ratio = ", ".join(f"{v:.2f}x {k}" for k, v in r.ratios.items()) or "-"
         met = {True: "yes", False: "NO", None: "-" if not r.target else "n/a"}[r.met]
-        lines.append((r.workload, r.key, _fmt(r.median), rng, r.unit, ratio,
+        gcs = "-" if r.gc_share is None else f"{100 * r.gc_share:.0f}"
+        lines.append((r.workload, r.key, _fmt(r.median), rng, r.unit, gcs, ratio,
                       r.target or "-", met))
     widths = [max(len(h), *(len(line[i]) for line in lines)) if lines else len(h)
               for i, h in enumerate(header)]

@@ -222,3 +222,21 @@ def test_cpu_clock_and_unknown_clock() -> None:
     assert len(res.samples["a"]) == 2 and all(s >= 0 for s in res.samples["a"])
     with pytest.raises(ValueError, match="unknown clock 'sundial'"):
         run_workload(wl, repeats=1, clock="sundial")
+
+
+def test_collector_work_is_charged_to_the_case_that_caused_it() -> None:
+    def churn():
+        def step() -> None:
+            keep = []
+            for _ in range(5000):  # survivors: the collector must run while they pile up
+                d: dict = {}
+                d["self"] = d
+                keep.append(d)
+        return step
+
+    wl = Workload("fake", "gc", [Case("on", "x", churn), Case("off", "x", churn,
+                                                                gc_enabled=False)])
+    on, off = run_workload(wl, repeats=2, min_sample=0.0).rows
+    assert on.gc_collections[0] >= 1 and 0.0 < on.gc_share <= 1.0
+    assert off.gc_collections == [0, 0, 0] and off.gc_share == 0.0
+    assert "gc%" in format_rows([on, off])
