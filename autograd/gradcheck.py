@@ -95,7 +95,9 @@ class GradcheckError(RuntimeError):
 
     def draw(self, **kw: Any) -> Any:
         """Re-run the function on the checked inputs and return
-        ``autograd.draw_graph(outputs, highlight=[offending input], **kw)``."""
+        ``autograd.draw_graph(outputs, highlight=[offending input], **kw)``. For a
+        ``gradgradcheck`` failure this is the graph of the first gradients (built with
+        ``create_graph=True``): an input missing from it was detached by the backward."""
         import autograd
 
         if self.fn is None:
@@ -602,8 +604,11 @@ def gradcheck(
     ``requires_grad=True`` (every Value) are checked, others are passed as constants.
     Float inputs are copied to float64 first. ``fn`` may return a Tensor or a tuple of
     Tensors of any shape (Values for Value inputs). An entry passes when
-    ``|analytic - numeric| <= atol + rtol * |numeric|``. Returns True, or raises
-    :class:`GradcheckError` (returns False when ``raise_exception=False``).
+    ``|analytic - numeric| <= atol + rtol * |numeric|``; one more backward pass with a
+    random seed checks that the backward is linear in its incoming gradient. Returns
+    True, or raises :class:`GradcheckError` (returns False when
+    ``raise_exception=False``). The Jacobians are full: one backward pass per output
+    element and two forward passes per input element, so keep shapes small.
     """
     prob = _problem(fn, inputs, "gradcheck")
     try:
