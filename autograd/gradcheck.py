@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .engine import enable_grad, no_grad
+from .engine import enable_grad, no_grad, topological_order
 from .tensor import Tensor
 from .tensor import grad as _grad
 from .value import Value
@@ -95,7 +95,9 @@ class GradcheckError(RuntimeError):
 
     def draw(self, **kw: Any) -> Any:
         """Re-run the function on the checked inputs and return
-        ``autograd.draw_graph(outputs, highlight=[offending input], **kw)``. For a
+        ``autograd.draw_graph(outputs, highlight=[offending input, ops], **kw)``, where the
+        ops are those that take the offending input directly (its gradient leaves the graph
+        through their backward). For a
         ``gradgradcheck`` failure this is the graph of the first gradients (built with
         ``create_graph=True``): an input missing from it was detached by the backward."""
         import autograd
@@ -106,7 +108,14 @@ class GradcheckError(RuntimeError):
         with enable_grad():
             outs = self.fn(*args)
         outs = tuple(outs) if isinstance(outs, (tuple, list)) else (outs,)
-        highlight = [] if self.input_index is None else [args[self.input_index]]
+        highlight: list[Any] = []
+        if self.input_index is not None:
+            x = args[self.input_index]
+            highlight.append(x)
+            roots = [o.grad_fn for o in outs if isinstance(o, Tensor) and o.grad_fn is not None]
+            for v in topological_order(roots):
+                if any(i is x for i in getattr(v, "inputs", ())):
+                    highlight.append(v)
         return autograd.draw_graph(*outs, highlight=highlight, **kw)
 
 

@@ -354,3 +354,7 @@ def test_draw_highlights_the_offending_input():
     plain = ag.draw_graph(exc.value.fn(*[ag.Tensor(t.data, requires_grad=True, name=t.name)
                                          for t in exc.value.inputs]))
     assert src != plain.source  # the highlight changes the drawing
+    marked = [line for line in src.splitlines() if "penwidth=3" in line]
+    assert any("<CubeOffByFactor>" in line for line in marked)  # the op that takes x
+    assert any("<B>x</B>" in line for line in marked)
+    assert not any("<Add>" in line for line in marked)
