@@ -360,7 +360,7 @@ class Function:
             result = []
             for i, a in enumerate(arrays):
                 t = _make(a, node, True)
-                t._oidx = i
+                t._oidx = i if len(arrays) > 1 else None  # a 1-tuple is keyed as one output
                 result.append(t)
             result = tuple(result)
         else:

@@ -298,6 +298,30 @@ def test_recurrent_errors_name_expected_and_actual_shapes():
         layer(Tensor(np.zeros((2, 0, 3))))
 
 
+def test_function_returning_a_one_tuple_passes_its_gradient():
+    """A Function whose forward returns a 1-tuple (the step split of a one-step sequence)
+    must route its gradient like a single output; it was once silently dropped."""
+
+    class Twice(ag.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return (x * 2,)
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 2
+
+    x = Tensor(np.ones(3), requires_grad=True)
+    (y,) = Twice.apply(x)
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [2.0, 2.0, 2.0])
+    layer = LSTM(2, 3, dtype=np.float64, rng=0)
+    out, _ = layer(Tensor(np.ones((1, 1, 2)), requires_grad=True))
+    out.sum().backward()
+    assert all(p.grad is not None and np.abs(p.grad.data).sum() > 0
+               for p in (layer.weight_ih, layer.bias_ih))
+
+
 # -- embedding -------------------------------------------------------------------------------
 def test_embedding_lookup_and_gradient_accumulate_over_repeats():
     emb = Embedding(6, 3, dtype=np.float64, rng=0)

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 import autograd
+from autograd.function import Function
 from autograd.tensor import Tensor
 
 from .. import init
@@ -22,6 +23,38 @@ from ..functional import linear
 from ..module import Module, Parameter
 
 _ACTIVATIONS = {"tanh": autograd.tanh, "relu": autograd.relu}
+
+
+class _Unbind(Function):
+    """Every step ``x[:, t]`` of a (batch, time, ...) array as its own output.
+
+    One node instead of ``time`` indexing ops: the backward stacks the step gradients
+    once, where per-step indexing would scatter each into a zero array of the full
+    sequence (quadratic in the sequence length).
+    """
+
+    @staticmethod
+    def forward(ctx: Any, x: np.ndarray) -> tuple:
+        return tuple(x[:, t] for t in range(x.shape[1]))
+
+    @staticmethod
+    def backward(ctx: Any, *grads: Tensor) -> Tensor:
+        return autograd.stack(grads, axis=1)
+
+
+class _Chunk(Function):
+    """Split the last axis into ``n`` equal parts (the LSTM's four gate blocks)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: np.ndarray, n: int) -> tuple:
+        k = x.shape[-1] // n
+        return tuple(x[..., i * k:(i + 1) * k] for i in range(n))
+
+    @staticmethod
+    def backward(ctx: Any, *grads: Tensor) -> Tensor:
+        return autograd.concatenate(grads, axis=-1)
+
+
 
 
 def _as_tensor(x: Any) -> Tensor:
@@ -87,7 +120,7 @@ def rnn(x: Any, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None = N
     act = _ACTIVATIONS[nonlinearity]
     hidden = weight_hh.shape[1]
     x, unbatched = _check_sequence(x, weight_ih.shape[1], batch_first, "RNN")
-    batch, steps = x.shape[0], x.shape[1]
+    batch = x.shape[0]
     if hx is None:  # zeros, as in PyTorch: weight_hh then gets a (zero) gradient too
         h = Tensor(np.zeros((batch, hidden), weight_hh.dtype))
     else:
@@ -96,8 +129,8 @@ def rnn(x: Any, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None = N
     xw = linear(x, weight_ih, bias)  # every step's input projection in one matmul
     w_hh_t = weight_hh.T
     outs = []
-    for t in range(steps):
-        h = act(xw[:, t] + h @ w_hh_t)
+    for xw_t in _Unbind.apply(xw):
+        h = act(xw_t + h @ w_hh_t)
         outs.append(h)
     out, (h_n,) = _finish(outs, [h], unbatched, batch_first)
     return out, h_n
@@ -113,7 +146,7 @@ def lstm(x: Any, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None = 
     """
     hidden = weight_hh.shape[1]
     x, unbatched = _check_sequence(x, weight_ih.shape[1], batch_first, "LSTM")
-    batch, steps = x.shape[0], x.shape[1]
+    batch = x.shape[0]
     if hx is None:
         h = c = Tensor(np.zeros((batch, hidden), weight_hh.dtype))
     else:
@@ -124,13 +157,11 @@ def lstm(x: Any, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None = 
     bias = _sum_biases(bias_ih, bias_hh)
     xw = linear(x, weight_ih, bias)
     w_hh_t = weight_hh.T
-    H = hidden
     outs = []
-    for t in range(steps):
-        gates = xw[:, t] + h @ w_hh_t
-        s = autograd.sigmoid(gates)  # i, f, o read from here; g from its own tanh
-        i, f, o = s[:, :H], s[:, H:2 * H], s[:, 3 * H:]
-        g = autograd.tanh(gates[:, 2 * H:3 * H])
+    for xw_t in _Unbind.apply(xw):
+        zi, zf, zg, zo = _Chunk.apply(xw_t + h @ w_hh_t, n=4)
+        i, f, g, o = autograd.sigmoid(zi), autograd.sigmoid(zf), autograd.tanh(zg), \
+            autograd.sigmoid(zo)
         c = f * c + i * g
         h = o * autograd.tanh(c)
         outs.append(h)
