@@ -1,8 +1,10 @@
 """Recurrent layers ``RNN`` and ``LSTM`` (and their one-step cells) on (batch, time, features).
 
 The recurrence is built from engine ops (one matmul for all input projections, then per
-step a matmul, slices, sigmoid/tanh and products), so gradients through time and
-gradients of gradients come from the engine with no hand-written backward. Parameter
+step a matmul, an add, sigmoid/tanh and products; the split into steps and into gate
+blocks are one slicing node each, whose backward is a stack / concatenate), so gradients
+through time and gradients of gradients come from the engine with no hand-written
+backward of the recurrence. Parameter
 names, shapes, gate order (i, f, g, o) and initialisation follow PyTorch's
 ``num_layers=1`` layers; hidden states are shaped ``(1, batch, hidden)`` like PyTorch's.
 """
@@ -53,8 +55,6 @@ class _Chunk(Function):
     @staticmethod
     def backward(ctx: Any, *grads: Tensor) -> Tensor:
         return autograd.concatenate(grads, axis=-1)
-
-
 
 
 def _as_tensor(x: Any) -> Tensor:
