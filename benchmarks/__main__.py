@@ -63,6 +63,18 @@ def _pin(threads: int) -> None:
         os.execv(sys.executable, [sys.executable, "-m", "benchmarks", *sys.argv[1:]])
 
 
+def _commit() -> str | None:
+    """The checked-out commit of the working tree, when it is a git checkout."""
+    import subprocess
+
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                             text=True, timeout=10, cwd=os.path.dirname(__file__))
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
     _pin(args.threads)
@@ -149,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
                 "loadavg_start_end": [load_start, os.getloadavg()[0]],
                 "load_warning": warn,
                 "versions": vers,
+                "commit": _commit(),
             },
             "workloads": results,
             "errors": errors,
