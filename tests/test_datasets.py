@@ -308,3 +308,52 @@ def test_random_shift_moves_each_image_within_the_limit():
         datasets.random_shift(images.reshape(40, 30), 1, image_shape=(5, 5))
     with pytest.raises(ValueError, match="max_shift"):
         datasets.random_shift(images, -1)
+
+
+def affine_reference(img, angle_deg, zoom, shift):
+    """Bilinear resampling written pixel by pixel: output (i, j) reads the source at
+    R(-angle) ((i, j) - centre - shift) / zoom + centre."""
+    h, w = img.shape
+    cy, cx = (h - 1) / 2, (w - 1) / 2
+    a = np.deg2rad(angle_deg)
+    out = np.zeros((h, w))
+    for i in range(h):
+        for j in range(w):
+            py, px = i - cy - shift[0], j - cx - shift[1]
+            sy = (np.cos(a) * py - np.sin(a) * px) / zoom + cy
+            sx = (np.sin(a) * py + np.cos(a) * px) / zoom + cx
+            y0, x0 = int(np.floor(sy)), int(np.floor(sx))
+            for yy, xx in ((y0, x0), (y0, x0 + 1), (y0 + 1, x0), (y0 + 1, x0 + 1)):
+                if 0 <= yy < h and 0 <= xx < w:
+                    out[i, j] += img[yy, xx] * (1 - abs(sy - yy)) * (1 - abs(sx - xx))
+    return out
+
+
+def test_random_affine_matches_a_pixel_by_pixel_reference():
+    rng = np.random.default_rng(0)
+    images = rng.random((3, 5, 6))
+    out = datasets.random_affine(images, rng=4, max_rotation=30, max_scale=0.2, max_shift=1.5)
+    assert out.shape == images.shape and out.dtype == np.float64
+    g = np.random.default_rng(4)  # the documented draws, in order
+    angles = g.uniform(-30, 30, 3)
+    zooms = g.uniform(0.8, 1.2, 3)
+    shifts = g.uniform(-1.5, 1.5, (3, 2))
+    for k in range(3):
+        ref = affine_reference(images[k], angles[k], zooms[k], shifts[k])
+        np.testing.assert_allclose(out[k], ref, atol=1e-12)
+
+
+def test_random_affine_identity_rows_and_errors():
+    X, _ = datasets.digits()
+    same = datasets.random_affine(X[:5], 0, image_shape=(8, 8), max_rotation=0, max_scale=0,
+                                  max_shift=0)
+    np.testing.assert_allclose(same, X[:5], atol=1e-6)
+    assert same.dtype == np.float32 and same.shape == (5, 64)
+    raw, _ = datasets.digits(flatten=False, scale=False)
+    assert datasets.random_affine(raw[:2], 0).dtype == np.float32
+    with pytest.raises(ValueError, match="image_shape"):
+        datasets.random_affine(X[:2], 0)
+    with pytest.raises(ValueError, match="below 1"):
+        datasets.random_affine(raw[:2], 0, max_scale=1.0)
+    with pytest.raises(ValueError, match="max_rotation"):
+        datasets.random_affine(raw[:2], 0, max_rotation=-1)

@@ -1,5 +1,6 @@
 """The main job's command line on tiny configurations: what it prints and saves."""
 
+import ctypes
 import json
 import os
 import re
@@ -11,11 +12,46 @@ import numpy as np
 import pytest
 
 from nn import MLP
-from nn.__main__ import main, make_split, parse_sizes
+from nn.__main__ import limit_blas_threads, main, make_split, parse_sizes
 from nn.io import load
 
 ROOT = Path(__file__).resolve().parents[1]
 ACCURACY = re.compile(r"^test accuracy: (\d+\.\d\d)% \((\d+)/(\d+)\)", re.M)
+
+
+def openblas_threads():
+    """The OpenBLAS thread count of this process, or None when numpy uses another BLAS."""
+    try:
+        with open("/proc/self/maps") as maps:
+            libs = {ln.split()[-1] for ln in maps if "openblas" in ln.lower()}
+    except OSError:
+        return None
+    for lib in libs:
+        handle = ctypes.CDLL(lib)
+        for name in ("scipy_openblas_get_num_threads64_", "scipy_openblas_get_num_threads",
+                     "openblas_get_num_threads64_", "openblas_get_num_threads"):
+            getter = getattr(handle, name, None)
+            if getter is not None:
+                return int(getter())
+    return None
+
+
+@pytest.fixture(autouse=True)
+def keep_blas_threads():
+    """The in-process runs below set one BLAS thread; give the test process its own back."""
+    before = openblas_threads()
+    yield
+    if before is not None:
+        limit_blas_threads(before)
+
+
+def test_limit_blas_threads_sets_the_openblas_count():
+    before = openblas_threads()
+    if before is None:
+        pytest.skip("numpy is not linked to OpenBLAS here")
+    assert limit_blas_threads(1) is True and openblas_threads() == 1
+    limit_blas_threads(2)
+    assert openblas_threads() == 2
 
 
 def run_cli(*args, cwd):

@@ -19,7 +19,7 @@ import numpy as np
 
 __all__ = [
     "xor", "parity", "spiral", "moons", "digits", "mnist", "load_mnist", "read_idx",
-    "train_test_split", "random_shift",
+    "train_test_split", "random_shift", "random_affine",
 ]
 
 RngLike = np.random.Generator | int | None
@@ -362,3 +362,67 @@ def random_shift(
     cols = (dx[:, None] + np.arange(w))[:, None, :]
     shifted = padded[np.arange(n)[:, None, None], rows, cols]
     return shifted.reshape(images.shape)
+
+
+def random_affine(
+    images: np.ndarray,
+    rng: RngLike = None,
+    image_shape: tuple[int, int] | None = None,
+    max_rotation: float = 10.0,
+    max_scale: float = 0.1,
+    max_shift: float = 2.0,
+) -> np.ndarray:
+    """Rotate, scale and move each image by its own random amounts (bilinear resampling,
+    zeros outside): augmentation that keeps a digit a digit.
+
+    Per image: an angle uniform in ``[-max_rotation, max_rotation]`` degrees, a zoom
+    uniform in ``[1 - max_scale, 1 + max_scale]`` about the centre, and an offset uniform
+    in ``[-max_shift, max_shift]`` pixels along each axis. ``images`` is ``(n, h, w)``, or
+    ``(n, h * w)`` rows with ``image_shape=(h, w)``; the result is float32 (float64 stays
+    float64) of the input's shape.
+    """
+    images = np.asarray(images)
+    if image_shape is None:
+        if images.ndim != 3:
+            raise ValueError(
+                f"random_affine: expected (n, h, w) images or image_shape=(h, w), got shape "
+                f"{images.shape}"
+            )
+        h, w = images.shape[1:]
+    else:
+        h, w = image_shape
+        if images.ndim != 2 or images.shape[1] != h * w:
+            raise ValueError(
+                f"random_affine: rows of shape {images.shape} do not hold images of shape "
+                f"{(h, w)}"
+            )
+    for name, value in (("max_rotation", max_rotation), ("max_scale", max_scale),
+                        ("max_shift", max_shift)):
+        _nonnegative(f"random_affine: {name}", value)
+    if max_scale >= 1:
+        raise ValueError(f"random_affine: max_scale must be below 1, got {max_scale}")
+    dtype = images.dtype if images.dtype in (np.float32, np.float64) else np.dtype(np.float32)
+    n, g = len(images), _rng(rng)
+    flat = images.reshape(n, h * w).astype(dtype, copy=False)
+    angle = np.deg2rad(g.uniform(-max_rotation, max_rotation, n))
+    zoom = g.uniform(1.0 - max_scale, 1.0 + max_scale, n)
+    shift = g.uniform(-max_shift, max_shift, (n, 2))
+    cy, cx = (h - 1) / 2.0, (w - 1) / 2.0
+    yy, xx = np.meshgrid(np.arange(h) - cy, np.arange(w) - cx, indexing="ij")
+    # output pixel p comes from source point R(-angle) (p - shift) / zoom
+    py = yy.reshape(1, -1) - shift[:, :1]
+    px = xx.reshape(1, -1) - shift[:, 1:]
+    cos, sin = (np.cos(angle) / zoom)[:, None], (np.sin(angle) / zoom)[:, None]
+    sy = cos * py - sin * px + cy
+    sx = sin * py + cos * px + cx
+    y0, x0 = np.floor(sy).astype(np.int64), np.floor(sx).astype(np.int64)
+    fy, fx = (sy - y0).astype(dtype), (sx - x0).astype(dtype)
+    rows = np.arange(n)[:, None]
+    out = np.zeros((n, h * w), dtype=dtype)
+    for dy, dx, weight in ((0, 0, (1 - fy) * (1 - fx)), (0, 1, (1 - fy) * fx),
+                           (1, 0, fy * (1 - fx)), (1, 1, fy * fx)):
+        yi, xi = y0 + dy, x0 + dx
+        inside = (yi >= 0) & (yi < h) & (xi >= 0) & (xi < w)
+        idx = np.where(inside, yi * w + xi, 0)
+        out += np.where(inside, flat[rows, idx], 0) * weight
+    return out.reshape(images.shape)
