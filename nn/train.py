@@ -8,6 +8,8 @@ returns a :class:`History` of per-epoch losses and metrics that can plot itself.
 
 from __future__ import annotations
 
+import functools
+import io
 import math
 import os
 import time
@@ -102,6 +104,30 @@ def _metric_table(metrics: Any) -> dict[str, Metric]:
 
 
 # -- history -------------------------------------------------------------------------------
+def _figure_type() -> type:
+    """matplotlib's ``Figure`` made to show itself in notebooks (``_repr_png_``) without
+    joining pyplot's global list of figures: scripts keep no state, notebooks show it once."""
+    try:
+        from matplotlib.figure import Figure
+    except ImportError as exc:
+        raise ImportError(
+            "History.plot needs matplotlib: pip install 'chaingrad[plot]' "
+            "(or pip install matplotlib)"
+        ) from exc
+    return _showable(Figure)
+
+
+@functools.cache
+def _showable(figure: type) -> type:
+    class HistoryFigure(figure):  # type: ignore[misc, valid-type]
+        def _repr_png_(self) -> bytes:
+            buffer = io.BytesIO()
+            self.savefig(buffer, format="png", dpi=90)
+            return buffer.getvalue()
+
+    return HistoryFigure
+
+
 class History:
     """Per-epoch records of a :func:`fit` run, Keras-style keys.
 
@@ -172,18 +198,12 @@ class History:
         format follows the suffix, e.g. ``.png``). ``val_label`` names the validation
         curves in the legend. Needs matplotlib (the ``plot`` extra).
         """
-        try:
-            from matplotlib.figure import Figure
-        except ImportError as exc:
-            raise ImportError(
-                "History.plot needs matplotlib: pip install 'chaingrad[plot]' "
-                "(or pip install matplotlib)"
-            ) from exc
+        figure_type = _figure_type()
         if not self.epochs:
             raise ValueError("History.plot: nothing recorded yet")
         metric_names = [k for k in self.history if k != "loss" and not k.startswith("val_")]
         panels = ["loss", *metric_names]
-        fig = Figure(figsize=(5.0 * len(panels), 3.6), layout="constrained")
+        fig = figure_type(figsize=(5.0 * len(panels), 3.6), layout="constrained")
         axes = fig.subplots(1, len(panels), squeeze=False)[0]
         epochs = np.arange(1, self.epochs + 1)
         for ax, name in zip(axes, panels):

@@ -279,6 +279,9 @@ def test_history_plot_draws_loss_and_accuracy(tmp_path):
     np.testing.assert_allclose(loss_ax.lines[0].get_ydata(), h["loss"])
     np.testing.assert_allclose(acc_ax.lines[1].get_ydata(), h["val_accuracy"])
     assert h.to_dict()["history"]["loss"] == h["loss"] and "4 epochs" in repr(h)
+    # notebooks show it through _repr_png_; it never joins pyplot's figure list
+    assert fig._repr_png_()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert fig.canvas.manager is None
 
 
 def test_history_plot_without_matplotlib_says_how_to_get_it(monkeypatch):
