@@ -30,16 +30,6 @@ _PKG_DIR = os.path.dirname(os.path.abspath(__file__))
 _NN_DIR = os.path.join(os.path.dirname(_PKG_DIR), "nn") + os.sep
 
 
-class _Output:
-    """Marks a saved array that is the node's own output (rebuilt on access, no cycle)."""
-
-    __slots__ = ("index", "array")
-
-    def __init__(self, index: int, array: np.ndarray) -> None:
-        self.index = index
-        self.array = array
-
-
 class _NoCtx:
     """The ctx a forward sees when no graph is recorded: saving is a no-op."""
 
@@ -65,9 +55,9 @@ class Node:
         "_nout",
         "_saved",
         "_versions",
+        "_outs",
         "_freed",
         "_hooks",
-        "_out_meta",
         "_trace",
         "_scope",
         "__dict__",
@@ -92,20 +82,22 @@ class Node:
         for j, s in enumerate(saved):
             ts = type(s)
             if ts is int:
-                t = inputs[s]
-                if t._version != versions[j]:
-                    raise RuntimeError(
-                        f"{self.name}: a tensor of shape {t.shape} saved for backward was "
-                        f"modified in place after the forward (version {versions[j]} -> "
-                        f"{t._version}); its gradient would be wrong. Assign a new array "
-                        "(t.data = t.data - x) or recompute the forward."
-                    )
+                if s >= 0:  # an input, by position
+                    t = inputs[s]
+                    if isinstance(t, Tensor):
+                        expected = 0 if versions is None else versions[j]
+                        if t._version != expected:
+                            raise RuntimeError(_modified_message(self, t, expected))
+                    elif type(t) is _ndarray:
+                        t = _make(t, None, False)
+                else:  # output ~s, rebuilt connected to this node (a new tensor: no cycle)
+                    k = ~s
+                    t = _make(self._outs if self._nout == 1 else self._outs[k], self, True)
+                    if self._nout != 1:
+                        t._oidx = k
                 out.append(t)
-            elif ts is _Output:
-                t = _make(s.array, self, True)
-                if self._nout != 1:
-                    t._oidx = s.index
-                out.append(t)
+            elif ts is _ndarray:
+                out.append(_make(s, None, False))
             elif ts is _Raw:
                 out.append(s.value)
             else:
@@ -125,7 +117,8 @@ class Node:
     @property
     def output_meta(self) -> tuple[tuple[tuple[int, ...], np.dtype], ...]:
         """(shape, dtype) of each output."""
-        return self._out_meta
+        outs = (self._outs,) if self._nout == 1 else self._outs
+        return tuple((o.shape, o.dtype) for o in outs)
 
     def register_hook(self, fn: Any, index: int = 0) -> RemovableHandle:
         """Run ``fn(grad)`` on the gradient of output ``index`` before it flows on."""
@@ -163,8 +156,8 @@ class Node:
                 grads = fn.backward(self, grad)
             else:
                 filled = [
-                    g if g is not None else Tensor(np.zeros(shape, dtype))
-                    for g, (shape, dtype) in zip(grad, self._out_meta)
+                    g if g is not None else Tensor(np.zeros_like(o))
+                    for g, o in zip(grad, self._outs)
                 ]
                 grads = fn.backward(self, *filled)
         finally:
@@ -207,6 +200,14 @@ def _run_hooks(hooks: Any, grad: Any) -> Any:
         if r is not None:
             grad = r
     return grad
+
+
+def _modified_message(node: Node, t: Tensor, expected: int) -> str:
+    return (
+        f"{node.name}: a tensor of shape {t.shape} saved for backward was modified in place "
+        f"after the forward (version {expected} -> {t._version}); its gradient would be "
+        "wrong. Assign a new array (t.data = t.data - x) or recompute the forward."
+    )
 
 
 def _freed_message(node: Node) -> str:
@@ -335,13 +336,15 @@ class Function:
             else:
                 needs.append(False)
                 nxt.append(None)
+        needs = tuple(needs)
         node = _new(Node)
         node.fn = cls
         node.inputs = args
         node._next = tuple(nxt)
-        node.needs_input_grad = tuple(needs)
+        node.needs_input_grad = _NEEDS.setdefault(needs, needs)
         node._saved = None
         node._versions = None
+        node._outs = None
         node._freed = False
         node._hooks = None
         node._trace = _user_frame() if grad_mode.anomaly else None
@@ -356,7 +359,7 @@ class Function:
             raw = out
             arrays = tuple(o if type(o) is _ndarray else np.asarray(o) for o in raw)
             node._nout = len(arrays)
-            node._out_meta = tuple((a.shape, a.dtype) for a in arrays)
+            node._outs = arrays
             result = []
             for i, a in enumerate(arrays):
                 t = _make(a, node, True)
@@ -369,7 +372,7 @@ class Function:
                 out = np.asarray(out)
             arrays = (out,)
             node._nout = 1
-            node._out_meta = ((out.shape, out.dtype),)
+            node._outs = out
             result = _make(out, node, True)
         if saved is not None:
             _resolve_saved(node, saved, args, datas, raw, arrays)
@@ -405,42 +408,43 @@ class _Raw:
 def _resolve_saved(
     node: Node, saved: tuple, args: tuple, datas: list, raw: tuple, arrays: tuple
 ) -> None:
-    """Record saved arrays as input indices (by identity), output markers, or constants.
-
-    Inputs are stored as plain indices (with their version) rather than references, so a
-    node keeps few objects for the garbage collector to traverse.
-    """
+    """Record what forward saved so that the node keeps few objects for the garbage
+    collector: inputs as their position, outputs as ``~index`` (the node keeps its output
+    arrays in ``_outs``, which also give their shapes and dtypes),
+    intermediate arrays as they are; versions only where a saved input was ever edited."""
     res = []
     versions = None
     for j, s in enumerate(saved):
-        if s is None or isinstance(s, Tensor):
+        if s is None or type(s) is float or isinstance(s, Tensor):
             res.append(s)
             continue
         for i, d in enumerate(datas):
             if s is d:
+                res.append(i)
                 a = args[i]
-                if isinstance(a, Tensor):
-                    res.append(i)
+                if isinstance(a, Tensor) and a._version:
                     if versions is None:
-                        versions = [None] * len(saved)
+                        versions = [0] * len(saved)
                     versions[j] = a._version
-                else:
-                    res.append(_Raw(a) if not isinstance(a, np.ndarray) else
-                               _make(a, None, False))
                 break
         else:
             for i, (r, arr) in enumerate(zip(raw, arrays)):
                 if s is r or s is arr:
-                    res.append(_Output(i, arr))
+                    res.append(~i)
                     break
             else:
-                if isinstance(s, (np.ndarray, np.generic)):
-                    res.append(_make(s if type(s) is _ndarray else np.asarray(s), None, False))
+                if type(s) is _ndarray:
+                    res.append(s)
+                elif isinstance(s, np.generic):
+                    res.append(np.asarray(s))
                 else:
                     res.append(_Raw(s))
     node._saved = tuple(res)
     if versions is not None:
         node._versions = tuple(versions)
+
+
+_NEEDS: dict[tuple, tuple] = {}  # one shared needs_input_grad tuple per pattern
 
 
 def _shape_error(cls: type, args: tuple, exc: ValueError) -> ValueError:

@@ -289,28 +289,87 @@ class Tensor:
         return grad
 
     # -- operators ---------------------------------------------------------------------
+    # When nothing is recorded (inside backward, under no_grad) the arithmetic operators
+    # compute directly on the arrays; anything unusual (a shape error, anomaly mode) goes
+    # through the op, which gives the full error message and checks.
     def __add__(self, other: Any) -> Tensor:
+        if not (grad_mode.enabled or grad_mode.anomaly):
+            o = _operand(other)
+            try:
+                r = self._data + o
+            except ValueError:
+                return _add(self, other)
+            return _make(r if type(r) is _ndarray else np.asarray(r), None, False)
         return _add(self, other)
 
     def __radd__(self, other: Any) -> Tensor:
+        if not (grad_mode.enabled or grad_mode.anomaly):
+            o = _operand(other)
+            try:
+                r = o + self._data
+            except ValueError:
+                return _add(other, self)
+            return _make(r if type(r) is _ndarray else np.asarray(r), None, False)
         return _add(other, self)
 
     def __sub__(self, other: Any) -> Tensor:
+        if not (grad_mode.enabled or grad_mode.anomaly):
+            o = _operand(other)
+            try:
+                r = self._data - o
+            except ValueError:
+                return _sub(self, other)
+            return _make(r if type(r) is _ndarray else np.asarray(r), None, False)
         return _sub(self, other)
 
     def __rsub__(self, other: Any) -> Tensor:
+        if not (grad_mode.enabled or grad_mode.anomaly):
+            o = _operand(other)
+            try:
+                r = o - self._data
+            except ValueError:
+                return _sub(other, self)
+            return _make(r if type(r) is _ndarray else np.asarray(r), None, False)
         return _sub(other, self)
 
     def __mul__(self, other: Any) -> Tensor:
+        if not (grad_mode.enabled or grad_mode.anomaly):
+            o = _operand(other)
+            try:
+                r = self._data * o
+            except ValueError:
+                return _mul(self, other)
+            return _make(r if type(r) is _ndarray else np.asarray(r), None, False)
         return _mul(self, other)
 
     def __rmul__(self, other: Any) -> Tensor:
+        if not (grad_mode.enabled or grad_mode.anomaly):
+            o = _operand(other)
+            try:
+                r = o * self._data
+            except ValueError:
+                return _mul(other, self)
+            return _make(r if type(r) is _ndarray else np.asarray(r), None, False)
         return _mul(other, self)
 
     def __truediv__(self, other: Any) -> Tensor:
+        if not (grad_mode.enabled or grad_mode.anomaly):
+            o = _operand(other)
+            try:
+                r = self._data / o
+            except ValueError:
+                return _div(self, other)
+            return _make(r if type(r) is _ndarray else np.asarray(r), None, False)
         return _div(self, other)
 
     def __rtruediv__(self, other: Any) -> Tensor:
+        if not (grad_mode.enabled or grad_mode.anomaly):
+            o = _operand(other)
+            try:
+                r = o / self._data
+            except ValueError:
+                return _div(other, self)
+            return _make(r if type(r) is _ndarray else np.asarray(r), None, False)
         return _div(other, self)
 
     def __pow__(self, other: Any) -> Tensor:
@@ -326,6 +385,9 @@ class Tensor:
         return _matmul(other, self)
 
     def __neg__(self) -> Tensor:
+        if not (grad_mode.enabled or grad_mode.anomaly):
+            r = -self._data
+            return _make(r if type(r) is _ndarray else np.asarray(r), None, False)
         return _neg(self)
 
     def __pos__(self) -> Tensor:
@@ -359,6 +421,16 @@ class Tensor:
 
 def _raw(x: Any) -> Any:
     return x._data if isinstance(x, Tensor) else x
+
+
+def _operand(x: Any) -> Any:
+    """The array (or Python number) an operator computes with; numpy scalars act like
+    Python numbers so they do not change the result's dtype."""
+    if isinstance(x, Tensor):
+        return x._data
+    if isinstance(x, np.generic):
+        return x.item()
+    return x
 
 
 def _seed_for(t: Tensor, grad: Any) -> Tensor:

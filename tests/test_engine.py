@@ -154,7 +154,7 @@ class TestRetainGraph:
 
         x = leaf(np.ones(3))
         y = Scaled.apply(x).sum()
-        buf = weakref.ref(y.grad_fn.inputs[0].grad_fn._saved[0]._data)
+        buf = weakref.ref(y.grad_fn.inputs[0].grad_fn._saved[0])
         y.backward(retain_graph=True)
         assert buf() is not None  # retained
         y.backward()
