@@ -278,7 +278,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise SystemExit(f"evaluate: {model_path} does not hold a state dict")
     sizes = config.get("sizes") or _sizes_from_state(state)
     split = make_split(dataset, seed)
-    model = MLP(sizes, activation=config.get("activation", "relu"))
+    model = MLP(sizes, activation=config.get("activation", "relu"),
+                dropout=config.get("dropout", 0.0))
+    names = [name for name, _ in model.named_parameters()]
+    if list(state) != names and len(state) == len(names):
+        # no config: the Dropout layers (parameter-free) may shift the layer numbers, but
+        # the parameters come in the same order, and their shapes are still checked
+        state = dict(zip(names, state.values()))
     model.load_state_dict(state)
     acc, correct, loss = _accuracy_line(model, split)
     print(f"model {model_path}: MLP {sizes} on {dataset} (seed {seed})")

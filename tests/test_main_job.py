@@ -62,8 +62,8 @@ def run_cli(*args, cwd):
 
 def test_train_then_evaluate_in_a_subprocess(tmp_path):
     out = tmp_path / "run"
-    proc = run_cli("train", "--dataset", "digits", "--epochs", "2", "--out", str(out),
-                   cwd=tmp_path)
+    proc = run_cli("train", "--dataset", "digits", "--epochs", "2", "--dropout", "0.1",
+                   "--out", str(out), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     match = ACCURACY.search(proc.stdout)
     assert match, proc.stdout
@@ -78,7 +78,7 @@ def test_train_then_evaluate_in_a_subprocess(tmp_path):
     assert config["test_accuracy"] == pytest.approx(correct / total)
     history = json.loads((out / "history.json").read_text())
     assert len(history["history"]["loss"]) == 2
-    model = MLP(config["sizes"])
+    model = MLP(config["sizes"], dropout=config["dropout"])
     model.load_state_dict(load(out / "model.npz"))
 
     try:
@@ -119,8 +119,8 @@ def test_options_reach_the_model_and_optimizer(tmp_path, capsys):
 
 def test_evaluate_without_config_infers_the_sizes(tmp_path, capsys):
     out = tmp_path / "r"
-    main(["train", "--dataset", "spiral", "--epochs", "2", "--out", str(out), "--no-progress",
-          "--no-plot"])
+    main(["train", "--dataset", "spiral", "--epochs", "2", "--dropout", "0.2", "--out", str(out),
+          "--no-progress", "--no-plot"])
     first = ACCURACY.search(capsys.readouterr().out)[0]
     (out / "config.json").unlink()
     with pytest.raises(SystemExit, match="--dataset"):
