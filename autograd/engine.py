@@ -11,8 +11,9 @@ The engine knows graphs, not numpy. A graph is made of *vertices*: any object wi
   and, when ``accumulate`` is true and the vertex is a leaf that keeps a gradient, adds it
   there; returns the (possibly hook-replaced) gradient. Called for leaves, and for inner
   vertices only when they have hooks or their gradient is being captured;
-- ``_backprop(grad, retain_graph)``: the gradients for the vertex's inputs, aligned with
-  ``_next`` (``None`` where there is none). For several outputs, ``grad`` is a list.
+- ``_backprop(grad, retain_graph, only=None)``: the gradients for the vertex's inputs,
+  aligned with ``_next`` (``None`` where there is none); ``only``, when given, says per
+  input whether its gradient is wanted at all. For several outputs, ``grad`` is a list.
 
 Tensor graphs use op nodes and leaf tensors as vertices; the scalar ``Value`` is its own
 vertex. Gradients are summed with ``+``, so floats and Tensors both work, and when a graph
@@ -205,6 +206,32 @@ def topological_order(roots: Iterable[Any]) -> list[Any]:
     return order
 
 
+def _leading_to(roots: list[Any], targets: set[Any], deps: dict[Any, int]) -> set[Any]:
+    """The vertices from which some target can be reached (targets included): the only
+    ones whose backward matters when gradients are captured rather than accumulated."""
+    order = []
+    ready = [r for r in roots if deps[r] == 0]
+    while ready:
+        v = ready.pop()
+        order.append(v)
+        for key in v._next:
+            if key is None:
+                continue
+            p = key[0] if type(key) is tuple else key
+            n = deps[p] - 1
+            deps[p] = n
+            if n == 0:
+                ready.append(p)
+    needed = set(targets)
+    for v in reversed(order):
+        if v not in needed:
+            for key in v._next:
+                if key is not None and _vertex(key) in needed:
+                    needed.add(v)
+                    break
+    return needed
+
+
 def backward(
     root_keys: Sequence[Any],
     seeds: Sequence[Any],
@@ -226,9 +253,11 @@ def backward(
     roots = list(dict.fromkeys(_vertex(k) for k in root_keys))
     deps = dependency_counts(roots)
     want = None
+    needed = None
     captured: dict[Any, Any] = {}
     if capture is not None:
         want = set(capture)
+        needed = _leading_to(roots, {_vertex(k) for k in capture}, dict(deps))
     accumulate = capture is None
 
     prev_mode = grad_mode.enabled
@@ -259,8 +288,16 @@ def backward(
                                 captured[(v, i)] = g[i]
             if not nxt:
                 continue
+            if g is not None and needed is not None:
+                if v in needed:  # compute only the gradients that lead to a captured input
+                    only = tuple(k is not None and _vertex(k) in needed for k in nxt)
+                    grads = v._backprop(g, retain_graph, only)
+                else:
+                    g = None
+            elif g is not None:
+                grads = v._backprop(g, retain_graph)
             if g is not None:
-                for key, pg in zip(nxt, v._backprop(g, retain_graph)):
+                for key, pg in zip(nxt, grads):
                     if key is None:
                         continue
                     if pg is not None:

@@ -144,9 +144,16 @@ class Node:
                         grad[i] = _run_hooks(hs, grad[i])
         return grad
 
-    def _backprop(self, grad: Any, retain_graph: bool) -> tuple:
+    def _backprop(self, grad: Any, retain_graph: bool, only: tuple | None = None) -> list:
         if self._freed:
             raise RuntimeError(_freed_message(self))
+        if only is not None and only != self.needs_input_grad:
+            needs = self.needs_input_grad
+            self.needs_input_grad = tuple(a and b for a, b in zip(needs, only))
+            try:
+                return self._backprop(grad, retain_graph)
+            finally:
+                self.needs_input_grad = needs
         fn = self.fn
         anomaly = grad_mode.anomaly
         if anomaly:  # a backward may mask its own inf/nan (log, sqrt at 0): check its result
@@ -171,8 +178,8 @@ class Node:
                 f"{len(inputs)} inputs; return one per input (None where there is none)"
             )
         out = []
-        for g, x, key in zip(grads, inputs, self._next):
-            if key is None or g is None:
+        for g, x, need in zip(grads, inputs, self.needs_input_grad):
+            if not need or g is None:
                 out.append(None)
                 continue
             if type(g) is not Tensor:

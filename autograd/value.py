@@ -183,7 +183,7 @@ class Value:
             self.grad += g
         return g
 
-    def _backprop(self, g: float, retain_graph: bool) -> tuple:
+    def _backprop(self, g: float, retain_graph: bool, only: tuple | None = None) -> tuple:
         self.grad += g
         return self._bw(self, g)
 

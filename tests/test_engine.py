@@ -276,6 +276,33 @@ class TestGradFunction:
         gx, gz = ag.grad(x * 2, [x, z], allow_unused=True)
         assert gz is None and gx.item() == 2.0
 
+    def test_grad_computes_only_what_leads_to_the_inputs(self):
+        seen = []
+
+        class Spy(ag.Function):
+            @staticmethod
+            def forward(ctx, a, b):
+                ctx.save_for_backward(a, b)
+                return a * b
+
+            @staticmethod
+            def backward(ctx, g):
+                seen.append(ctx.needs_input_grad)
+                a, b = ctx.saved_tensors
+                na, nb = ctx.needs_input_grad
+                return (g * b if na else None), (g * a if nb else None)
+
+        a, b = leaf([2.0]), leaf([3.0])
+        w = leaf([5.0])
+        y = Spy.apply(a * w, b.exp())  # the b branch does not lead to a
+        (ga,) = ag.grad(y.sum(), a, retain_graph=True)
+        np.testing.assert_allclose(ga.data, [5.0 * np.exp(3.0)])
+        assert seen == [(True, False)]
+        assert y.grad_fn.needs_input_grad == (True, True)  # restored after the pruned pass
+        y.sum().backward()
+        assert seen[-1] == (True, True)
+        np.testing.assert_allclose(b.grad.data, [10.0 * np.exp(3.0)])
+
     def test_create_graph_gives_hessian_vector_product(self):
         rng = np.random.default_rng(0)
         A = rng.standard_normal((3, 3))

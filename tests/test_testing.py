@@ -149,36 +149,36 @@ def test_check_op_passes_a_right_op():
 def test_check_op_catches_a_wrong_second_derivative():
     T.check_op(CubeConstantDerivative.apply, second_order=False, max_examples=10)
     with pytest.raises(GradcheckError, match="gradgradcheck failed"):
-        T.check_op(CubeConstantDerivative.apply, max_examples=10, shrink=False)
+        T.check_op(CubeConstantDerivative.apply, max_examples=10, shrink=False, seed=0)
 
 
 def test_check_op_catches_a_missing_broadcast_reduction():
     with pytest.raises(GradcheckError) as exc:
         T.check_op(MulForgetsFirstRow.apply, 2, elementwise=True, max_examples=30,
-                   second_order=False, shrink=False)
+                   second_order=False, shrink=False, seed=1)
     assert exc.value.input_index == 1
 
 
 def test_check_op_catches_a_wrong_forward_and_shape():
     with pytest.raises(AssertionError, match="differs from the reference"):
         T.check_op(lambda x: x * 2.0, reference=lambda x: x * 3.0, max_examples=5,
-                   shrink=False)
+                   shrink=False, seed=0)
     with pytest.raises(AssertionError, match="expected the broadcast shape"):
         T.check_op(lambda a, b: (a * b).sum(), 2, elementwise=True, max_examples=10,
-                   min_dims=1, shrink=False)
+                   min_dims=1, shrink=False, seed=0)
 
 
 def test_check_op_catches_a_dtype_change_and_nonfinite_output():
     with pytest.raises(AssertionError, match="dtype float64 for float32 inputs"):
-        T.check_op(CastsToFloat64.apply, max_examples=5, shrink=False)
+        T.check_op(CastsToFloat64.apply, max_examples=5, shrink=False, seed=0)
     with np.errstate(invalid="ignore"), pytest.raises(AssertionError, match="not finite"):
         T.check_op(lambda x: x.log(), domain=T.bounded(-2, -1), max_examples=5,
-                   shrink=False)
+                   shrink=False, seed=0)
 
 
 def test_check_op_catches_a_kink_unless_avoided():
     with pytest.raises(GradcheckError) as exc:
-        T.check_op(ag.relu, domain=T.bounded(-1e-7, 1e-7), max_examples=10, shrink=False)
+        T.check_op(ag.relu, domain=T.bounded(-1e-7, 1e-7), max_examples=10, shrink=False, seed=0)
     assert exc.value.kind == "kink"
     T.check_op(ag.relu, domain=T.away_from(0.0), max_examples=10)
 
