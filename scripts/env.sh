@@ -18,3 +18,8 @@ if [ ! -f "$stamp" ] || [ "$root/pyproject.toml" -nt "$stamp" ]; then
     touch "$stamp"
 fi
 export PATH="$venv/bin:$PATH"
+# One BLAS/OpenMP thread unless asked otherwise: the engine's matrices are small, and on a
+# busy 2-core machine two BLAS threads can make a matmul tens of times slower.
+export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
+export MKL_NUM_THREADS="${MKL_NUM_THREADS:-1}"
