@@ -167,29 +167,17 @@ def dependency_counts(roots: Iterable[Any]) -> dict[Any, int]:
 
     Iterative depth-first walk: graph depth never touches the Python stack.
     """
-    deps: dict[Any, int] = {}
-    stack = list(roots)
-    for r in stack:
-        deps.setdefault(r, 0)
-    while stack:
-        v = stack.pop()
-        for key in v._next:
-            if key is None:
-                continue
-            p = key[0] if type(key) is tuple else key
-            n = deps.get(p)
-            if n is None:
-                deps[p] = 1
-                stack.append(p)
-            else:
-                deps[p] = n + 1
-    return deps
+    return {v: e[0] for v, e in _states(list(roots)).items()}
 
 
 def topological_order(roots: Iterable[Any]) -> list[Any]:
     """Vertices reachable from ``roots``, each before every vertex it depends on."""
     roots = list(dict.fromkeys(roots))
-    deps = dependency_counts(roots)
+    return _kahn(roots, dependency_counts(roots))
+
+
+def _kahn(roots: list[Any], deps: dict[Any, int]) -> list[Any]:
+    """Order vertices so that each comes after all its consumers (uses up ``deps``)."""
     ready = [r for r in roots if deps[r] == 0]
     order = []
     while ready:
@@ -206,22 +194,9 @@ def topological_order(roots: Iterable[Any]) -> list[Any]:
     return order
 
 
-def _leading_to(roots: list[Any], targets: set[Any], deps: dict[Any, int]) -> set[Any]:
+def _leading_to(order: list[Any], targets: set[Any]) -> set[Any]:
     """The vertices from which some target can be reached (targets included): the only
     ones whose backward matters when gradients are captured rather than accumulated."""
-    order = []
-    ready = [r for r in roots if deps[r] == 0]
-    while ready:
-        v = ready.pop()
-        order.append(v)
-        for key in v._next:
-            if key is None:
-                continue
-            p = key[0] if type(key) is tuple else key
-            n = deps[p] - 1
-            deps[p] = n
-            if n == 0:
-                ready.append(p)
     needed = set(targets)
     for v in reversed(order):
         if v not in needed:
@@ -230,6 +205,28 @@ def _leading_to(roots: list[Any], targets: set[Any], deps: dict[Any, int]) -> se
                     needed.add(v)
                     break
     return needed
+
+
+def _states(roots: list[Any]) -> dict[Any, list]:
+    """Per reachable vertex a list ``[edges still to arrive, gradient so far]``: one dict
+    entry serves both the dependency count and the gradient buffer."""
+    st: dict[Any, list] = {}
+    stack = list(roots)
+    for r in stack:
+        st[r] = [0, None]
+    while stack:
+        v = stack.pop()
+        for key in v._next:
+            if key is None:
+                continue
+            p = key[0] if type(key) is tuple else key
+            e = st.get(p)
+            if e is None:
+                st[p] = [1, None]
+                stack.append(p)
+            else:
+                e[0] += 1
+    return st
 
 
 def backward(
@@ -244,40 +241,45 @@ def backward(
     Vertices run in reverse topological order, counted by their consumers (Kahn's
     algorithm), so every vertex sees its total gradient exactly once. With ``capture``
     (a list of keys) the gradients arriving at those keys are returned instead of being
-    accumulated into leaves.
+    accumulated into leaves, and only the part of the graph that leads to them runs.
     """
-    buf: dict[Any, Any] = {}
-    for key, seed in zip(root_keys, seeds):
-        old = buf.get(key)
-        buf[key] = seed if old is None else old + seed
     roots = list(dict.fromkeys(_vertex(k) for k in root_keys))
-    deps = dependency_counts(roots)
+    st = _states(roots)
+    multi: dict[Any, Any] = {}  # gradients of outputs of vertices with several outputs
+    for key, seed in zip(root_keys, seeds):
+        if type(key) is tuple:
+            old = multi.get(key)
+            multi[key] = seed if old is None else old + seed
+        else:
+            e = st[key]
+            e[1] = seed if e[1] is None else e[1] + seed
     want = None
     needed = None
     captured: dict[Any, Any] = {}
     if capture is not None:
         want = set(capture)
-        needed = _leading_to(roots, {_vertex(k) for k in capture}, dict(deps))
+        order = _kahn(roots, {v: e[0] for v, e in st.items()})
+        needed = _leading_to(order, {_vertex(k) for k in capture})
     accumulate = capture is None
 
     prev_mode = grad_mode.enabled
     grad_mode.enabled = create_graph
     try:
-        ready = [r for r in roots if deps[r] == 0]
+        ready = [r for r in roots if st[r][0] == 0]
         pop = ready.pop
         push = ready.append
         while ready:
             v = pop()
             nxt = v._next
             if v._nout == 1:
-                g = buf.pop(v, None)
+                g = st[v][1]
                 if g is not None:
                     if want is not None and v in want:
                         g = captured[v] = v._receive(g, accumulate)
                     elif not nxt or v._hooks:
                         g = v._receive(g, accumulate)
             else:
-                g = [buf.pop((v, i), None) for i in range(v._nout)]
+                g = [multi.pop((v, i), None) for i in range(v._nout)]
                 if all(x is None for x in g):
                     g = None
                 else:
@@ -300,23 +302,31 @@ def backward(
                 for key, pg in zip(nxt, grads):
                     if key is None:
                         continue
-                    if pg is not None:
-                        old = buf.get(key)
-                        buf[key] = pg if old is None else old + pg
-                    p = key[0] if type(key) is tuple else key
-                    n = deps[p] - 1
-                    deps[p] = n
+                    if type(key) is tuple:
+                        if pg is not None:
+                            old = multi.get(key)
+                            multi[key] = pg if old is None else old + pg
+                        e = st[key[0]]
+                    else:
+                        e = st[key]
+                        if pg is not None:
+                            old = e[1]
+                            e[1] = pg if old is None else old + pg
+                    n = e[0] - 1
+                    e[0] = n
                     if n == 0:
-                        push(p)
+                        push(key[0] if type(key) is tuple else key)
             else:
                 for key in nxt:
                     if key is None:
                         continue
                     p = key[0] if type(key) is tuple else key
-                    n = deps[p] - 1
-                    deps[p] = n
+                    e = st[p]
+                    n = e[0] - 1
+                    e[0] = n
                     if n == 0:
                         push(p)
+            st[v][1] = None  # the vertex is done: drop its gradient early
     finally:
         grad_mode.enabled = prev_mode
     if capture is None:

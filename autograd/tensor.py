@@ -7,6 +7,7 @@ Storage, properties, conversions and operators live here; every operator calls a
 from __future__ import annotations
 
 import math
+import sys
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -17,6 +18,7 @@ from . import engine
 from .engine import RemovableHandle, grad_mode
 
 _default_dtype: type = np.float32
+_refcount = sys.getrefcount
 _new = object.__new__
 _ndarray = np.ndarray
 
@@ -281,8 +283,15 @@ class Tensor:
             if grad_mode.enabled:  # building a graph of the gradient
                 self.grad = grad if old is None else old + grad
             elif old is None:
-                self.grad = _make(grad._data.copy(), None, False)
-            elif old._data.shape == grad._data.shape and not old._rg:
+                gd = grad._data
+                # adopt a freshly computed array that nothing else refers to (its tensor,
+                # this name and getrefcount's argument); copy anything that may be shared
+                # (a view, a user's array, a gradient handed to several inputs)
+                if not (gd.flags.owndata and gd.flags.writeable and _refcount(gd) <= 3):
+                    gd = gd.copy()
+                self.grad = _make(gd, None, False)
+            elif (old._data.shape == grad._data.shape and not old._rg
+                  and old._data.flags.writeable):
                 np.add(old._data, grad._data, out=old._data, casting="unsafe")
             else:
                 self.grad = _make(old._data + grad._data, None, False)

@@ -458,3 +458,32 @@ class TestCustomFunction:
         row = leaf([1.0, 2.0])
         AddRow.apply(x, row).sum().backward()
         np.testing.assert_allclose(row.grad.data, [3.0, 3.0])
+
+
+class TestLeafGradientOwnership:
+    def test_user_gradient_array_is_not_adopted(self):
+        x = leaf([1.0, 2.0])
+        seed = np.array([1.0, 1.0])
+        x.backward(seed)
+        x.backward(seed)
+        np.testing.assert_array_equal(seed, [1.0, 1.0])  # accumulation did not write into it
+        np.testing.assert_array_equal(x.grad.data, [2.0, 2.0])
+
+    def test_broadcast_gradient_is_writable_and_private(self):
+        a = leaf(np.ones((2, 3)))
+        b = leaf(np.ones((2, 3)))
+        (a + b).sum().backward()  # both get the same broadcast view of one gradient
+        assert a.grad.data.flags.writeable and b.grad.data.flags.writeable
+        a.grad.data[0, 0] = 100.0
+        assert b.grad.data[0, 0] == 1.0
+        (a + b).sum().backward()
+        np.testing.assert_array_equal(b.grad.data, np.full((2, 3), 2.0))
+
+    def test_fresh_gradient_is_adopted_without_copy_but_stays_private(self):
+        w = leaf(np.ones((3, 2)))
+        x = ag.Tensor(np.arange(6.0).reshape(2, 3))
+        (x @ w).sum().backward()
+        first = w.grad.data
+        (x @ w).sum().backward()
+        assert w.grad.data is first  # accumulated in place
+        np.testing.assert_array_equal(first, 2 * (x.data.T @ np.ones((2, 2))))
