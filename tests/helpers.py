@@ -90,3 +90,26 @@ def check_second_order(f: Callable, *arrays: np.ndarray, seed: int = 1, atol: fl
     for i, (a, n) in enumerate(zip(analytic, num)):
         np.testing.assert_allclose(a, n, atol=atol, rtol=rtol,
                                    err_msg=f"second-order gradient of input {i}")
+
+
+class Cube(ag.Function):
+    """The custom op of the API contract: x ** 3 with its exact backward."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x ** 3
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * 3 * x ** 2
+
+
+class CubeConstantDerivative(Cube):
+    """Right first derivative, but the backward is cut from the graph: wrong second order."""
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * ag.Tensor(3 * x.data ** 2)

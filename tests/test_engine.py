@@ -8,6 +8,7 @@ import weakref
 
 import numpy as np
 import pytest
+from helpers import Cube
 
 import autograd as ag
 from autograd import engine
@@ -386,17 +387,6 @@ class TestInPlaceSafety:
 
 class TestCustomFunction:
     def test_cube_from_the_contract(self):
-        class Cube(ag.Function):
-            @staticmethod
-            def forward(ctx, x):
-                ctx.save_for_backward(x)
-                return x ** 3
-
-            @staticmethod
-            def backward(ctx, grad):
-                (x,) = ctx.saved_tensors
-                return grad * 3 * x ** 2
-
         x = leaf([2.0, -1.0])
         y = Cube.apply(x)
         assert y.grad_fn.name == "Cube"

@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import pytest
+from helpers import Cube, CubeConstantDerivative
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -93,25 +94,6 @@ def test_axes_are_valid_for_numpy(nd_axis):
 
 
 # -- check_op: passes right ops, catches broken ones -------------------------------------------
-class Cube(ag.Function):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return x ** 3
-
-    @staticmethod
-    def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
-        return grad * 3 * x ** 2
-
-
-class CubeConstantDerivative(Cube):
-    @staticmethod
-    def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
-        return grad * ag.Tensor(3 * x.data ** 2)
-
-
 class MulForgetsFirstRow(ag.Function):
     """a * b, but b's gradient takes only the first row of the broadcast gradient."""
 
