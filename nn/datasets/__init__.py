@@ -323,6 +323,24 @@ def train_test_split(
 
 
 # -- augmentation ---------------------------------------------------------------------------
+def _image_size(images: np.ndarray, image_shape: tuple[int, int] | None,
+                what: str) -> tuple[int, int]:
+    """(h, w) of a batch of ``(n, h, w)`` images or ``(n, h * w)`` rows of known shape."""
+    if image_shape is None:
+        if images.ndim != 3:
+            raise ValueError(
+                f"{what}: expected (n, h, w) images or image_shape=(h, w), got shape "
+                f"{images.shape}"
+            )
+        return images.shape[1], images.shape[2]
+    h, w = image_shape
+    if images.ndim != 2 or images.shape[1] != h * w:
+        raise ValueError(
+            f"{what}: rows of shape {images.shape} do not hold images of shape {(h, w)}"
+        )
+    return h, w
+
+
 def random_shift(
     images: np.ndarray,
     max_shift: int,
@@ -337,19 +355,7 @@ def random_shift(
     ``[-max_shift, max_shift]``, drawn from ``rng``.
     """
     images = np.asarray(images)
-    if image_shape is None:
-        if images.ndim != 3:
-            raise ValueError(
-                f"random_shift: expected (n, h, w) images or image_shape=(h, w), got shape "
-                f"{images.shape}"
-            )
-        h, w = images.shape[1:]
-    else:
-        h, w = image_shape
-        if images.ndim != 2 or images.shape[1] != h * w:
-            raise ValueError(
-                f"random_shift: rows of shape {images.shape} do not hold images of shape {(h, w)}"
-            )
+    h, w = _image_size(images, image_shape, "random_shift")
     if isinstance(max_shift, bool) or not isinstance(max_shift, (int, np.integer)) or max_shift < 0:
         raise ValueError(f"random_shift: max_shift must be an integer >= 0, got {max_shift!r}")
     if max_shift == 0:
@@ -382,20 +388,7 @@ def random_affine(
     float64) of the input's shape.
     """
     images = np.asarray(images)
-    if image_shape is None:
-        if images.ndim != 3:
-            raise ValueError(
-                f"random_affine: expected (n, h, w) images or image_shape=(h, w), got shape "
-                f"{images.shape}"
-            )
-        h, w = images.shape[1:]
-    else:
-        h, w = image_shape
-        if images.ndim != 2 or images.shape[1] != h * w:
-            raise ValueError(
-                f"random_affine: rows of shape {images.shape} do not hold images of shape "
-                f"{(h, w)}"
-            )
+    h, w = _image_size(images, image_shape, "random_affine")
     for name, value in (("max_rotation", max_rotation), ("max_scale", max_scale),
                         ("max_shift", max_shift)):
         _nonnegative(f"random_affine: {name}", value)

@@ -441,8 +441,8 @@ class Conv2d(Module):
         return s
 
 
-class MaxPool2d(Module):
-    """Max pooling over ``kernel_size`` windows (stride defaults to the kernel size)."""
+class _Pool2d(Module):
+    """Pooling over ``kernel_size`` windows (stride defaults to the kernel size)."""
 
     def __init__(self, kernel_size: IntPair, stride: IntPair | None = None,
                  padding: IntPair = 0) -> None:
@@ -450,28 +450,27 @@ class MaxPool2d(Module):
         self.kernel_size = kernel_size
         self.stride = kernel_size if stride is None else stride
         self.padding = padding
-        _geom(kernel_size, stride, padding, "MaxPool2d")
+        _geom(kernel_size, stride, padding, type(self).__name__)
+
+    def _pool(self, x: Any) -> Tensor:
+        raise NotImplementedError
 
     def forward(self, x: Any) -> Tensor:
+        return self._pool(x)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxPool2d(_Pool2d):
+    """Max pooling (padding counts as -inf; tied maxima share the gradient evenly)."""
+
+    def _pool(self, x: Any) -> Tensor:
         return max_pool2d(x, self.kernel_size, self.stride, self.padding)
 
-    def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
+class AvgPool2d(_Pool2d):
+    """Average pooling, zero padding included in the mean."""
 
-class AvgPool2d(Module):
-    """Average pooling over ``kernel_size`` windows, zero padding included in the mean."""
-
-    def __init__(self, kernel_size: IntPair, stride: IntPair | None = None,
-                 padding: IntPair = 0) -> None:
-        super().__init__()
-        self.kernel_size = kernel_size
-        self.stride = kernel_size if stride is None else stride
-        self.padding = padding
-        _geom(kernel_size, stride, padding, "AvgPool2d")
-
-    def forward(self, x: Any) -> Tensor:
+    def _pool(self, x: Any) -> Tensor:
         return avg_pool2d(x, self.kernel_size, self.stride, self.padding)
-
-    def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
