@@ -323,3 +323,20 @@ class TestShapeErrors:
     def test_stack_needs_same_shapes(self):
         with pytest.raises(ValueError, match="same shape"):
             ag.stack([ag.Tensor(np.ones(2)), ag.Tensor(np.ones(3))])
+
+
+@pytest.mark.parametrize("ta", [False, True])
+@pytest.mark.parametrize("tb", [False, True])
+def test_transposed_matmul_used_by_backward(ta, tb):
+    from autograd.ops.linalg import MatMulT
+
+    a = away((2, 4, 3) if ta else (2, 3, 4))
+    b = away((5, 4) if tb else (4, 5))
+    ref = (a.swapaxes(-1, -2) if ta else a) @ (b.T if tb else b)
+    np.testing.assert_allclose(MatMulT.apply(ag.Tensor(a), ag.Tensor(b), ta=ta, tb=tb).data, ref)
+
+    def f(x, y):
+        return MatMulT.apply(x, y, ta=ta, tb=tb)
+
+    check_first_order(f, a, b)
+    check_second_order(f, a, b)

@@ -43,13 +43,44 @@ class MatMul(Function):
             g1 = g1.unsqueeze(-1)
         ga = gb = None
         if na:
-            ga = g1 @ b1.swapaxes(-1, -2)
+            ga = MatMulT.apply(g1, b1, tb=True)
             if a.ndim == 1:
                 ga = ga.squeeze(-2)
         if nb:
-            gb = a1.swapaxes(-1, -2) @ g1
+            gb = MatMulT.apply(a1, g1, ta=True)
             if b.ndim == 1:
                 gb = gb.squeeze(-1)
+        return ga, gb
+
+
+def _t(x: np.ndarray, flag: bool) -> np.ndarray:
+    return x.swapaxes(-1, -2) if flag else x
+
+
+class MatMulT(Function):
+    """``op(a) @ op(b)``, where ``op`` swaps the last two axes when ``ta``/``tb`` is set:
+    the products a matmul's backward needs, with no separate transpose ops. Its own
+    backward is made of the same op, so derivatives of any order stay matrix products."""
+
+    @staticmethod
+    def forward(ctx: Any, a: np.ndarray, b: np.ndarray, ta: bool = False,
+                tb: bool = False) -> np.ndarray:
+        ctx.save_for_backward(a, b)
+        ctx.ta, ctx.tb = ta, tb
+        return np.matmul(_t(a, ta), _t(b, tb))
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple:
+        a, b = ctx.saved_tensors
+        ta, tb = ctx.ta, ctx.tb
+        na, nb = ctx.needs_input_grad
+        ga = gb = None
+        if na:  # d op(a) = g @ op(b)^T
+            ga = (MatMulT.apply(b, g, ta=tb, tb=True) if ta
+                  else MatMulT.apply(g, b, tb=not tb))
+        if nb:  # d op(b) = op(a)^T @ g
+            gb = (MatMulT.apply(g, a, ta=True, tb=ta) if tb
+                  else MatMulT.apply(a, g, ta=not ta))
         return ga, gb
 
 
