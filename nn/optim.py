@@ -210,7 +210,9 @@ class SGD(Optimizer):
                 buf *= mu
                 buf += (1.0 - group["dampening"]) * g
             g = g + mu * buf if group["nesterov"] else buf
-        return p - group["lr"] * g
+        new = g * -group["lr"]  # p - lr g, bit for bit, with one temporary array
+        new += p
+        return new
 
 
 class Adagrad(Optimizer):
