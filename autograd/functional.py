@@ -127,17 +127,24 @@ def jacobian(f: Callable[..., Any], x: Any, create_graph: bool = False) -> Any:
     return _shape_result(jac, out_tuple, in_tuple)
 
 
+def _scalar_and_gradient(f: Callable[..., Any], xs: tuple[Tensor, ...],
+                         who: str) -> tuple[Tensor, list]:
+    """``f(*xs)``, which must be one one-element Tensor, and its gradient w.r.t. ``xs``
+    built with ``create_graph=True`` so it can be differentiated again."""
+    ys, out_tuple = _outputs(f(*xs), who)
+    if out_tuple or ys[0].size != 1:
+        raise ValueError(f"{who}: f must return a single one-element Tensor, got "
+                         f"{'a tuple' if out_tuple else f'shape {ys[0].shape}'}")
+    y = ys[0]
+    return y, _grads([y], xs, [Tensor(np.ones(y.shape, dtype=y.dtype))], True)
+
+
 def hessian(f: Callable[..., Any], x: Any, create_graph: bool = False) -> Any:
     """The Hessian of a scalar ``f`` at ``x``: shape ``x.shape + x.shape`` (for a tuple
     ``x``, a tuple of tuples ``H[i][j]`` of shape ``x[i].shape + x[j].shape``)."""
     xs, in_tuple = _inputs(x, "hessian", create_graph)
     with enable_grad():
-        ys, out_tuple = _outputs(f(*xs), "hessian")
-        if out_tuple or ys[0].size != 1:
-            raise ValueError(f"hessian: f must return a single one-element Tensor, got "
-                             f"{'a tuple' if out_tuple else f'shape {ys[0].shape}'}")
-        y = ys[0]
-        gs = _grads([y], xs, [Tensor(np.ones(y.shape, dtype=y.dtype))], True)
+        _, gs = _scalar_and_gradient(f, xs, "hessian")
         jac = _jacobian_of(gs, xs, create_graph)
     return _shape_result(jac, in_tuple, in_tuple)
 
@@ -196,12 +203,7 @@ def hvp(f: Callable[..., Any], x: Any, v: Any,
     xs, in_tuple = _inputs(x, "hvp", create_graph)
     vs = _vectors(v, xs, "input", "hvp")
     with enable_grad():
-        ys, out_tuple = _outputs(f(*xs), "hvp")
-        if out_tuple or ys[0].size != 1:
-            raise ValueError(f"hvp: f must return a single one-element Tensor, got "
-                             f"{'a tuple' if out_tuple else f'shape {ys[0].shape}'}")
-        y = ys[0]
-        gs = _grads([y], xs, [Tensor(np.ones(y.shape, dtype=y.dtype))], True)
+        y, gs = _scalar_and_gradient(f, xs, "hvp")
         hv = _grads(gs, xs, vs, create_graph)
     out = y if create_graph else y.detach()
     return out, (tuple(hv) if in_tuple else hv[0])

@@ -6,7 +6,6 @@ Storage, properties, conversions and operators live here; every operator calls a
 
 from __future__ import annotations
 
-import math
 import sys
 import weakref
 from collections.abc import Callable, Iterator, Sequence
@@ -590,10 +589,6 @@ def randn(*shape: Any, rng: np.random.Generator | None = None, dtype: Any = None
     rng = np.random.default_rng() if rng is None else rng
     return Tensor(rng.standard_normal(_shape_arg(shape)).astype(_float_dtype(dtype)),
                   requires_grad)
-
-
-def numel(shape: Sequence[int]) -> int:
-    return math.prod(shape)
 
 
 # -- wiring the ops in: autograd.ops calls this once all op modules are imported -----------
